@@ -1,0 +1,82 @@
+/**
+ * Registers protobuf-es services on a grpc-js server. Each unary handler is an async function from the decoded
+ * request and a CallContext (the caller's identity, a child logger, a cancellation signal) to the response's init
+ * shape; every thrown error is turned into a status by grpc/status.ts, the only place that does so.
+ */
+import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import type { sendUnaryData, Server, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { grpcServiceDefinition, type AnyService } from '../../clients/ts/src/definition.ts';
+import type { Logger } from '../log.ts';
+import { identityFromCertificate, type Identity } from './identity.ts';
+import { toServiceError } from './status.ts';
+
+/** What a handler knows about the call besides its request. */
+export interface CallContext {
+  /** The caller, from its client certificate. */
+  identity: Identity;
+  /** Logger bound to this call (method, caller). */
+  log: Logger;
+  /** Aborted when the client cancels or the deadline passes. */
+  signal: AbortSignal;
+  /** Full gRPC method name. */
+  method: string;
+}
+
+/** An async unary handler for method M. */
+export type UnaryHandler<M extends DescMethod> = (
+  request: MessageShape<M['input']>,
+  ctx: CallContext,
+) => Promise<MessageInitShape<M['output']>>;
+
+/** One handler per method of service S, keyed by the method's localName. */
+export type ServiceHandlers<S extends AnyService> = { [K in keyof S['method']]: UnaryHandler<S['method'][K]> };
+
+/** Hooks the server gives every call: counts in-flight calls for graceful shutdown. */
+export interface CallHooks {
+  log: Logger;
+  /** Called before a handler starts; throwing refuses the call (e.g. while shutting down). */
+  enter(method: string): void;
+  /** Called when a handler settles. */
+  leave(method: string): void;
+}
+
+/** Adds `service` with `handlers` to `server`. Only unary methods are supported for now. */
+export function bindService<S extends AnyService>(server: Server, service: S, handlers: ServiceHandlers<S>, hooks: CallHooks): void {
+  const impl: UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    if (method.methodKind !== 'unary') throw new Error(`bindService: ${method.name} is ${method.methodKind}; only unary is supported`);
+    const handler = (handlers as Record<string, UnaryHandler<DescMethod>>)[method.localName];
+    if (!handler) throw new Error(`bindService: no handler for ${service.typeName}.${method.name}`);
+    const fullName = `${service.typeName}/${method.name}`;
+    impl[method.localName] = (call: ServerUnaryCall<MessageShape<DescMethod['input']>, unknown>, callback: sendUnaryData<unknown>) => {
+      void runUnary(method, fullName, handler, call, callback, hooks);
+    };
+  }
+  server.addService(grpcServiceDefinition(service), impl);
+}
+
+async function runUnary(
+  method: DescMethod,
+  fullName: string,
+  handler: UnaryHandler<DescMethod>,
+  call: ServerUnaryCall<MessageShape<DescMethod['input']>, unknown>,
+  callback: sendUnaryData<unknown>,
+  hooks: CallHooks,
+): Promise<void> {
+  const abort = new AbortController();
+  call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
+  let log = hooks.log.child({ method: fullName });
+  let entered = false;
+  try {
+    hooks.enter(fullName);
+    entered = true;
+    const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
+    log = log.child({ caller: identity.uri });
+    const out = await handler(call.request, { identity, log, signal: abort.signal, method: fullName });
+    callback(null, create(method.output, out));
+  } catch (err) {
+    callback(toServiceError(err, log, fullName), null);
+  } finally {
+    if (entered) hooks.leave(fullName);
+  }
+}

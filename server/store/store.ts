@@ -1,0 +1,310 @@
+/**
+ * The store: the only module that writes SQL. It keeps wallets and their keys, the versioned policy documents, and a
+ * record of every sign request: the decision is committed (state SIGNING) before the HSM is asked to sign, and the
+ * outcome (SIGNED with the response, or FAILED/REFUSED with the reason) is committed before the caller gets an answer.
+ */
+import { openDb, type Db } from './db.ts';
+
+/** Chain family as stored. */
+export type StoredChain = 'solana' | 'evm';
+
+/** A wallet row. */
+export interface WalletRecord {
+  walletId: string;
+  chain: StoredChain;
+  address: string;
+  keyId: Uint8Array;
+  algorithm: 'ed25519' | 'secp256k1';
+  publicKey: Uint8Array;
+  tokenLabel: string;
+  labels: Record<string, string>;
+  creator: string;
+  requestId: string | null;
+  createTime: string;
+  seq: number;
+}
+
+/** A stored policy version. */
+export interface PolicyRecord {
+  walletId: string;
+  version: number;
+  /** Canonical JSON of the document. */
+  document: string;
+  policyHash: string;
+  setBy: string;
+  createTime: string;
+}
+
+/** States of a sign request. */
+export type SignState = 'SIGNING' | 'SIGNED' | 'REFUSED' | 'FAILED';
+
+/** A sign request row. */
+export interface SignRequestRecord {
+  id: string;
+  caller: string;
+  requestId: string | null;
+  walletId: string;
+  kind: string;
+  payloadHash: string;
+  effects: string | null;
+  verdict: string | null;
+  rule: string | null;
+  policyVersion: number | null;
+  policyHash: string | null;
+  state: SignState;
+  response: Uint8Array | null;
+  errorReason: string | null;
+  errorMessage: string | null;
+  errorMetadata: Record<string, string> | null;
+  createTime: string;
+  updateTime: string;
+}
+
+/** What is recorded when a request is decided. */
+export interface NewSignRequest {
+  id: string;
+  caller: string;
+  requestId: string | null;
+  walletId: string;
+  kind: string;
+  payloadHash: string;
+  effects: string | null;
+  verdict: string | null;
+  rule: string | null;
+  policyVersion: number | null;
+  policyHash: string | null;
+  state: 'SIGNING' | 'REFUSED';
+  error?: { reason: string; message: string; metadata: Record<string, string> } | undefined;
+  time: string;
+}
+
+interface WalletRow {
+  seq: number;
+  wallet_id: string;
+  chain: StoredChain;
+  address: string;
+  key_id: Buffer;
+  algorithm: 'ed25519' | 'secp256k1';
+  public_key: Buffer;
+  token_label: string;
+  labels: string;
+  creator: string;
+  request_id: string | null;
+  create_time: string;
+}
+
+interface SignRequestRow {
+  id: string;
+  caller: string;
+  request_id: string | null;
+  wallet_id: string;
+  kind: string;
+  payload_hash: string;
+  effects: string | null;
+  verdict: string | null;
+  rule: string | null;
+  policy_version: number | null;
+  policy_hash: string | null;
+  state: SignState;
+  response: Buffer | null;
+  error_reason: string | null;
+  error_message: string | null;
+  error_metadata: string | null;
+  create_time: string;
+  update_time: string;
+}
+
+function walletFromRow(r: WalletRow): WalletRecord {
+  return {
+    walletId: r.wallet_id,
+    chain: r.chain,
+    address: r.address,
+    keyId: new Uint8Array(r.key_id),
+    algorithm: r.algorithm,
+    publicKey: new Uint8Array(r.public_key),
+    tokenLabel: r.token_label,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    creator: r.creator,
+    requestId: r.request_id,
+    createTime: r.create_time,
+    seq: r.seq,
+  };
+}
+
+function signRequestFromRow(r: SignRequestRow): SignRequestRecord {
+  return {
+    id: r.id,
+    caller: r.caller,
+    requestId: r.request_id,
+    walletId: r.wallet_id,
+    kind: r.kind,
+    payloadHash: r.payload_hash,
+    effects: r.effects,
+    verdict: r.verdict,
+    rule: r.rule,
+    policyVersion: r.policy_version,
+    policyHash: r.policy_hash,
+    state: r.state,
+    response: r.response ? new Uint8Array(r.response) : null,
+    errorReason: r.error_reason,
+    errorMessage: r.error_message,
+    errorMetadata: r.error_metadata ? (JSON.parse(r.error_metadata) as Record<string, string>) : null,
+    createTime: r.create_time,
+    updateTime: r.update_time,
+  };
+}
+
+/** Typed access to the appliance's database. Every method is synchronous and each write is one transaction. */
+export class Store {
+  readonly db: Db;
+  readonly path: string;
+
+  private constructor(db: Db, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  /** Opens and migrates the database file at `path`. */
+  static open(path: string): Store {
+    return new Store(openDb(path), path);
+  }
+
+  /** Checks that the database answers and is writable; throws otherwise. */
+  ping(): void {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  // --- wallets -----------------------------------------------------------------------------------------------
+
+  /** Inserts a new wallet. */
+  insertWallet(w: Omit<WalletRecord, 'seq'>): WalletRecord {
+    this.db
+      .prepare(
+        `INSERT INTO wallets (wallet_id, chain, address, key_id, algorithm, public_key, token_label, labels, creator, request_id, create_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(w.walletId, w.chain, w.address, Buffer.from(w.keyId), w.algorithm, Buffer.from(w.publicKey), w.tokenLabel,
+        JSON.stringify(w.labels), w.creator, w.requestId, w.createTime);
+    return this.getWallet(w.walletId)!;
+  }
+
+  /** The wallet with this id, if any. */
+  getWallet(walletId: string): WalletRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM wallets WHERE wallet_id = ?').get(walletId) as WalletRow | undefined;
+    return row && walletFromRow(row);
+  }
+
+  /** The wallet a caller created with this idempotency key, if any. */
+  getWalletByRequestId(creator: string, requestId: string): WalletRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM wallets WHERE creator = ? AND request_id = ?').get(creator, requestId) as WalletRow | undefined;
+    return row && walletFromRow(row);
+  }
+
+  /** Wallets after `afterSeq`, in creation order, at most `limit`, optionally of one chain. */
+  listWallets(opts: { afterSeq: number; limit: number; chain?: StoredChain | undefined }): WalletRecord[] {
+    const rows = (opts.chain
+      ? this.db.prepare('SELECT * FROM wallets WHERE seq > ? AND chain = ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.chain, opts.limit)
+      : this.db.prepare('SELECT * FROM wallets WHERE seq > ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.limit)) as WalletRow[];
+    return rows.map(walletFromRow);
+  }
+
+  /** Every wallet (used at start-up to check that every key is reachable on the HSM). */
+  allWallets(): WalletRecord[] {
+    return (this.db.prepare('SELECT * FROM wallets ORDER BY seq').all() as WalletRow[]).map(walletFromRow);
+  }
+
+  // --- policies ----------------------------------------------------------------------------------------------
+
+  /** The wallet's current (highest-version) policy, if any. */
+  getPolicy(walletId: string): PolicyRecord | undefined {
+    const row = this.db
+      .prepare('SELECT wallet_id, version, document, policy_hash, set_by, create_time FROM policies WHERE wallet_id = ? ORDER BY version DESC LIMIT 1')
+      .get(walletId) as { wallet_id: string; version: number; document: string; policy_hash: string; set_by: string; create_time: string } | undefined;
+    return row && {
+      walletId: row.wallet_id, version: row.version, document: row.document, policyHash: row.policy_hash, setBy: row.set_by, createTime: row.create_time,
+    };
+  }
+
+  /** Stores a new policy version (current + 1) atomically and returns it. */
+  putPolicy(p: { walletId: string; document: string; policyHash: string; setBy: string; time: string }): PolicyRecord {
+    return this.db.transaction(() => {
+      const cur = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies WHERE wallet_id = ?').get(p.walletId) as { v: number };
+      const version = cur.v + 1;
+      this.db
+        .prepare('INSERT INTO policies (wallet_id, version, document, policy_hash, set_by, create_time) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(p.walletId, version, p.document, p.policyHash, p.setBy, p.time);
+      return { walletId: p.walletId, version, document: p.document, policyHash: p.policyHash, setBy: p.setBy, createTime: p.time };
+    }).immediate();
+  }
+
+  // --- sign requests -----------------------------------------------------------------------------------------
+
+  /** The request a caller made with this idempotency key, if any. */
+  getSignRequestByRequestId(caller: string, requestId: string): SignRequestRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sign_requests WHERE caller = ? AND request_id = ?').get(caller, requestId) as SignRequestRow | undefined;
+    return row && signRequestFromRow(row);
+  }
+
+  /** The sign request with this server id, if any. */
+  getSignRequest(id: string): SignRequestRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sign_requests WHERE id = ?').get(id) as SignRequestRow | undefined;
+    return row && signRequestFromRow(row);
+  }
+
+  /**
+   * Records a decided request. For state SIGNING this commit happens before the HSM signs, so a signature can never
+   * exist without its record. Throws SQLITE_CONSTRAINT_UNIQUE when the caller's request_id is already recorded.
+   */
+  insertSignRequest(r: NewSignRequest): void {
+    this.db
+      .prepare(
+        `INSERT INTO sign_requests (id, caller, request_id, wallet_id, kind, payload_hash, effects, verdict, rule, policy_version, policy_hash,
+           state, error_reason, error_message, error_metadata, create_time, update_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.id, r.caller, r.requestId, r.walletId, r.kind, r.payloadHash, r.effects, r.verdict, r.rule, r.policyVersion, r.policyHash,
+        r.state, r.error?.reason ?? null, r.error?.message ?? null, r.error ? JSON.stringify(r.error.metadata) : null, r.time, r.time);
+  }
+
+  /** Marks a SIGNING request SIGNED with the response returned to the caller (and to any retry). */
+  completeSignRequest(id: string, response: Uint8Array, time: string): void {
+    const res = this.db
+      .prepare(`UPDATE sign_requests SET state = 'SIGNED', response = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
+      .run(Buffer.from(response), time, id);
+    if (res.changes !== 1) throw new Error(`sign request ${id} is not in state SIGNING`);
+  }
+
+  /** Marks a SIGNING request FAILED (nothing was returned to the caller). */
+  failSignRequest(id: string, error: { reason: string; message: string; metadata: Record<string, string> }, time: string): void {
+    this.db
+      .prepare(`UPDATE sign_requests SET state = 'FAILED', error_reason = ?, error_message = ?, error_metadata = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
+      .run(error.reason, error.message, JSON.stringify(error.metadata), time, id);
+  }
+
+  /**
+   * At start-up: requests left in SIGNING by a previous process that stopped mid-sign never returned a signature.
+   * They become FAILED so that a retry of the same request_id is answered from the record instead of signing again.
+   */
+  failInterruptedSignRequests(time: string): number {
+    return this.db
+      .prepare(`UPDATE sign_requests SET state = 'FAILED', error_reason = 'WAIAAS_REQUEST_INTERRUPTED',
+                error_message = 'the server stopped while this request was being signed; send a new request', error_metadata = '{}', update_time = ?
+                WHERE state = 'SIGNING'`)
+      .run(time).changes;
+  }
+
+  /** Number of sign requests in each state (for tests and metrics). */
+  countSignRequests(walletId?: string): Record<SignState, number> {
+    const rows = (walletId
+      ? this.db.prepare('SELECT state, COUNT(*) AS n FROM sign_requests WHERE wallet_id = ? GROUP BY state').all(walletId)
+      : this.db.prepare('SELECT state, COUNT(*) AS n FROM sign_requests GROUP BY state').all()) as { state: SignState; n: number }[];
+    const out: Record<SignState, number> = { SIGNING: 0, SIGNED: 0, REFUSED: 0, FAILED: 0 };
+    for (const r of rows) out[r.state] = r.n;
+    return out;
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -4,7 +4,7 @@
  * in `PRAGMA user_version`. A database newer than this program is refused rather than guessed at.
  */
 import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +27,8 @@ export function migrations(): { version: number; name: string; sql: string }[] {
 
 /** Opens (creating if needed) the database at `path`, sets WAL and safety pragmas, and migrates it. */
 export function openDb(path: string): Db {
+  // Create the file owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+  closeSync(openSync(path, 'a', 0o600));
   const db = new Database(path, { fileMustExist: false });
   try {
     db.pragma('journal_mode = WAL');

@@ -117,3 +117,8 @@ describe('store', () => {
     store = Store.open(join(dir, 'db.sqlite'));
   });
 });
+
+test('the database file is created readable by its owner only', async () => {
+  const { statSync } = await import('node:fs');
+  expect(statSync(join(dir, 'db.sqlite')).mode & 0o777).toBe(0o600);
+});

@@ -3,7 +3,7 @@
  * SHA-256 signatures through WebCrypto, X.509 through @peculiar/x509. Keys leave as PKCS#8 PEM strings; writing them
  * to disk with the right mode is the caller's job.
  */
-import './reflect-shim.ts'; // before @peculiar/x509: its tsyringe dependency needs Reflect metadata at import time
+import 'reflect-metadata'; // before @peculiar/x509: its tsyringe dependency needs Reflect metadata at import time
 import { createPublicKey, randomBytes, X509Certificate as NodeX509Certificate, type webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

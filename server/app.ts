@@ -1,0 +1,130 @@
+/**
+ * The appliance: opens the store and the HSM, checks that every wallet's key is on the token, builds the services,
+ * and serves them over gRPC with mutual TLS, the standard health service and server reflection. Health reports
+ * SERVING only once the HSM is logged in and every key has been found; stopping drains in-flight calls first.
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { readFileSync } from 'node:fs';
+import { Hsm } from '../hsm/index.ts';
+import { API_SERVICES, bindApi } from './api/index.ts';
+import type { Config } from './config/index.ts';
+import { WaiaasError } from './errors/error.ts';
+import type { CallHooks } from './grpc/bind.ts';
+import { addReflection } from './grpc/reflection.ts';
+import type { Logger } from './log.ts';
+import { PolicyService } from './policies/policies.ts';
+import { createSigner } from './signer/signer.ts';
+import { Store } from './store/store.ts';
+import { CURVE_OF, WalletService } from './wallets/wallets.ts';
+
+/** A running appliance. */
+export interface Appliance {
+  /** The port the gRPC server listens on (useful with `listen = "127.0.0.1:0"`). */
+  port: number;
+  host: string;
+  /** Stops taking calls, lets in-flight calls finish (up to the configured grace), then closes the HSM and store. */
+  stop(): Promise<void>;
+}
+
+/** Starts the appliance described by `config`. */
+export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  const store = Store.open(config.store.path);
+  let hsm: Hsm | undefined;
+  try {
+    const interrupted = store.failInterruptedSignRequests(new Date().toISOString());
+    if (interrupted > 0) log.warn({ interrupted }, 'sign requests interrupted by the last stop were marked FAILED');
+
+    hsm = await Hsm.open(
+      { module: config.hsm.module, tokenLabel: config.hsm.tokenLabel, pinFile: config.hsm.pinFile, sessions: config.hsm.sessions },
+      { log: (level, msg, fields) => log[level]({ ...fields, component: 'hsm' }, msg) },
+    );
+    await checkKeysReachable(hsm, store, log);
+
+    const wallets = new WalletService({ hsm, store, log });
+    const policies = new PolicyService({ store, wallets, log });
+    const signer = createSigner({ hsm, store, wallets, policies, log });
+
+    let inflight = 0;
+    let draining = false;
+    const hooks: CallHooks = {
+      log,
+      enter: () => {
+        if (draining) throw new WaiaasError('WAIAAS_SHUTTING_DOWN');
+        inflight++;
+      },
+      leave: () => {
+        inflight--;
+      },
+    };
+
+    const server = new Server({
+      'grpc.max_receive_message_length': config.server.maxMessageBytes,
+      'grpc.max_send_message_length': config.server.maxMessageBytes,
+    });
+    bindApi(server, { wallets, policies, signer }, hooks);
+    health.addToServer(server);
+    addReflection(server, API_SERVICES);
+
+    // Mutual TLS: a client certificate chaining to the client CA is required for every call, health included.
+    const credentials = ServerCredentials.createSsl(
+      readFileSync(config.tls.clientCaFile),
+      [{ cert_chain: readFileSync(config.tls.certFile), private_key: readFileSync(config.tls.keyFile) }],
+      true,
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(config.server.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    health.setStatus('', 'SERVING');
+    for (const s of API_SERVICES) health.setStatus(s.typeName, 'SERVING');
+    log.info({ host: config.server.host, port, token: hsm.tokenLabel, store: config.store.path }, 'listening');
+
+    const openHsm = hsm;
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopping ??= (async () => {
+        draining = true;
+        health.setStatus('', 'NOT_SERVING');
+        for (const s of API_SERVICES) health.setStatus(s.typeName, 'NOT_SERVING');
+        log.info({ inflight }, 'shutting down: draining in-flight calls');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            log.warn({ inflight }, 'shutdown grace elapsed: cancelling remaining calls');
+            server.forceShutdown();
+            resolve();
+          }, config.server.shutdownGraceSeconds * 1000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        await openHsm.close();
+        store.close();
+        log.info('stopped');
+      })());
+    return { port, host: config.server.host, stop };
+  } catch (err) {
+    await hsm?.close().catch(() => undefined);
+    store.close();
+    throw err;
+  }
+}
+
+/** Every stored wallet's key must be on the token; a missing key is logged by wallet and fails the start. */
+async function checkKeysReachable(hsm: Hsm, store: Store, log: Logger): Promise<void> {
+  const missing: string[] = [];
+  for (const w of store.allWallets()) {
+    try {
+      const key = await hsm.getKey(w.keyId, CURVE_OF[w.chain]);
+      if (Buffer.compare(Buffer.from(key.publicKey), Buffer.from(w.publicKey)) !== 0) {
+        log.error({ walletId: w.walletId }, 'the key on the HSM does not match the wallet public key');
+        missing.push(w.walletId);
+      }
+    } catch (err) {
+      log.error({ walletId: w.walletId, keyId: Buffer.from(w.keyId).toString('hex'), err }, 'wallet key not reachable on the HSM');
+      missing.push(w.walletId);
+    }
+  }
+  if (missing.length > 0) throw new Error(`${missing.length} wallet key(s) are not reachable on the HSM: ${missing.slice(0, 5).join(', ')}`);
+}

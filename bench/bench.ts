@@ -45,16 +45,19 @@ async function main(): Promise<void> {
   // (b) bare gRPC.
   const echo = spawn(process.execPath, [join(ROOT, 'bench/echo-server.ts'), server.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const echoPort = await new Promise<number>((res) => echo.stdout!.once('data', (d: Buffer) => res((JSON.parse(d.toString()) as { port: number }).port)));
-  const bare = createWaiaasClient({ address: `127.0.0.1:${echoPort}`, credentials: credentialsFromFiles(certs) });
+  const bare = createWaiaasClient({ address: `localhost:${echoPort}`, credentials: credentialsFromFiles(certs) });
   const sol = (await agent.wallets.createWallet({ chain: Chain.SOLANA })).wallet!;
   const evm = (await agent.wallets.createWallet({ chain: Chain.EVM })).wallet!;
   const solTo = getAddressDecoder().decode(randomBytes(32));
   const evmTo = '0x1111111111111111111111111111111111111111';
   await owner.policies.setPolicy({ walletId: sol.walletId, policy: { allowedRecipients: [solTo], maxNativePerTransaction: '1000000000' } });
   await owner.policies.setPolicy({ walletId: evm.walletId, policy: { allowedRecipients: [evmTo], maxNativePerTransaction: '1000000000' } });
+  // Requests are built before measuring so the figures are the server's, not the load generator's encoding work.
   const blockhash = latestBlockhash(createSvm());
-  const solTx = (i: number) => unsignedSolTransfer({ from: sol.address, to: solTo, lamports: BigInt(i + 1), blockhash });
-  const evmTx = (i: number) => unsignedEip1559({ chainId: 1n, to: evmTo, value: 1n, nonce: i });
+  const solTxs = Array.from({ length: 2048 }, (_, i) => unsignedSolTransfer({ from: sol.address, to: solTo, lamports: BigInt(i + 1), blockhash }));
+  const evmTxs = Array.from({ length: 2048 }, (_, i) => unsignedEip1559({ chainId: 1n, to: evmTo, value: 1n, nonce: i }));
+  const solTx = (i: number): Uint8Array => solTxs[i % solTxs.length]!;
+  const evmTx = (i: number): Uint8Array => evmTxs[i % evmTxs.length]!;
 
   const bare1 = await runLoad((i) => bare.signer.signSolanaTransaction({ walletId: sol.walletId, transaction: solTx(i) }), { concurrency: 1, seconds: SECONDS });
   const bare64 = await runLoad((i) => bare.signer.signSolanaTransaction({ walletId: sol.walletId, transaction: solTx(i) }), { concurrency: 64, seconds: SECONDS });

@@ -205,7 +205,7 @@ export class Signer {
       prepared = job.prepare(wallet);
     } catch (err) {
       const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_TX_MALFORMED', undefined, { cause: err });
-      this.record({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e) });
+      await this.record({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e) });
       throw e;
     }
 
@@ -224,20 +224,20 @@ export class Signer {
       const e = new WaiaasError('WAIAAS_POLICY_DENIED', decision.detail, {
         metadata: { verdict: decision.verdict, rule: decision.rule, policy_hash: decision.policyHash ?? '', sign_request_id: id },
       });
-      this.record({ ...decided, state: 'REFUSED', error: errorRecord(e) });
+      await this.record({ ...decided, state: 'REFUSED', error: errorRecord(e) });
       log.info({ signRequestId: id, walletId: wallet.walletId, verdict: decision.verdict, rule: decision.rule }, 'sign request denied');
       throw e;
     }
 
     // Commit the decision before the HSM is asked: no signature can exist without this record.
-    this.record({ ...decided, state: 'SIGNING' });
+    await this.record({ ...decided, state: 'SIGNING' });
     let response: MessageShape<S>;
     try {
       response = await prepared.sign();
     } catch (err) {
       const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_INTERNAL', undefined, { cause: err });
       try {
-        store.failSignRequest(id, errorRecord(e), clock().toISOString());
+        await store.write(() => store.failSignRequest(id, errorRecord(e), clock().toISOString()));
       } catch (storeErr) {
         log.error({ signRequestId: id, err: storeErr }, 'could not record a failed sign request');
       }
@@ -245,7 +245,8 @@ export class Signer {
     }
     const full = { ...response, signRequestId: id, verdict: PROTO_VERDICT[decision.verdict], policyHash: decision.policyHash ?? '' } as MessageShape<S>;
     try {
-      store.completeSignRequest(id, toBinary(job.schema, full), clock().toISOString());
+      const bytes = toBinary(job.schema, full);
+      await store.write(() => store.completeSignRequest(id, bytes, clock().toISOString()));
     } catch (err) {
       // The signature was made but cannot be recorded: it is dropped here, never returned (fail closed).
       throw fromStoreError(err);
@@ -254,9 +255,9 @@ export class Signer {
     return full;
   }
 
-  private record(r: Parameters<Store['insertSignRequest']>[0]): void {
+  private async record(r: Parameters<Store['insertSignRequest']>[0]): Promise<void> {
     try {
-      this.deps.store.insertSignRequest(r);
+      await this.deps.store.write(() => this.deps.store.insertSignRequest(r));
     } catch (err) {
       if (r.requestId !== null && isUniqueViolation(err)) throw reused(r.requestId);
       throw fromStoreError(err);

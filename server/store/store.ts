@@ -3,6 +3,7 @@
  * record of every sign request: the decision is committed (state SIGNING) before the HSM is asked to sign, and the
  * outcome (SIGNED with the response, or FAILED/REFUSED with the reason) is committed before the caller gets an answer.
  */
+import type Database from 'better-sqlite3';
 import { openDb, type Db } from './db.ts';
 
 /** Chain family as stored. */
@@ -154,10 +155,33 @@ function signRequestFromRow(r: SignRequestRow): SignRequestRecord {
   };
 }
 
-/** Typed access to the appliance's database. Every method is synchronous and each write is one transaction. */
+interface QueuedWrite {
+  op: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Typed access to the appliance's database. Methods are synchronous, each write its own transaction; `write()` runs
+ * writes of the signing path through group commit.
+ */
 export class Store {
   readonly db: Db;
   readonly path: string;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
+
+  /** Prepared statements by SQL text: preparing costs more than running on the signing path. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   private constructor(db: Db, path: string) {
     this.db = db;
@@ -169,17 +193,59 @@ export class Store {
     return new Store(openDb(path), path);
   }
 
+  /**
+   * Group commit: runs `op` inside one write transaction shared with every other write queued before the next turn
+   * of the event loop, so a burst of requests costs one fsync instead of one each (synchronous = FULL makes each
+   * commit durable). Each op runs in its own savepoint: its failure rolls back only its own changes and rejects only
+   * its own promise. The promise settles after the commit, so "committed before the signature leaves" still holds.
+   */
+  write<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const item of batch) {
+          try {
+            results.push({ ok: true, value: this.db.transaction(item.op)() });
+          } catch (error) {
+            results.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+    } catch (commitError) {
+      for (const item of batch) item.reject(commitError);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.error);
+    });
+  }
+
   /** Checks that the database answers and is writable; throws otherwise. */
   ping(): void {
-    this.db.prepare('SELECT 1').get();
+    this.stmt('SELECT 1').get();
   }
 
   // --- wallets -----------------------------------------------------------------------------------------------
 
   /** Inserts a new wallet. */
   insertWallet(w: Omit<WalletRecord, 'seq'>): WalletRecord {
-    this.db
-      .prepare(
+    this
+      .stmt(
         `INSERT INTO wallets (wallet_id, chain, address, key_id, algorithm, public_key, token_label, labels, creator, request_id, create_time)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -190,35 +256,35 @@ export class Store {
 
   /** The wallet with this id, if any. */
   getWallet(walletId: string): WalletRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM wallets WHERE wallet_id = ?').get(walletId) as WalletRow | undefined;
+    const row = this.stmt('SELECT * FROM wallets WHERE wallet_id = ?').get(walletId) as WalletRow | undefined;
     return row && walletFromRow(row);
   }
 
   /** The wallet a caller created with this idempotency key, if any. */
   getWalletByRequestId(creator: string, requestId: string): WalletRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM wallets WHERE creator = ? AND request_id = ?').get(creator, requestId) as WalletRow | undefined;
+    const row = this.stmt('SELECT * FROM wallets WHERE creator = ? AND request_id = ?').get(creator, requestId) as WalletRow | undefined;
     return row && walletFromRow(row);
   }
 
   /** Wallets after `afterSeq`, in creation order, at most `limit`, optionally of one chain. */
   listWallets(opts: { afterSeq: number; limit: number; chain?: StoredChain | undefined }): WalletRecord[] {
     const rows = (opts.chain
-      ? this.db.prepare('SELECT * FROM wallets WHERE seq > ? AND chain = ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.chain, opts.limit)
-      : this.db.prepare('SELECT * FROM wallets WHERE seq > ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.limit)) as WalletRow[];
+      ? this.stmt('SELECT * FROM wallets WHERE seq > ? AND chain = ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.chain, opts.limit)
+      : this.stmt('SELECT * FROM wallets WHERE seq > ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.limit)) as WalletRow[];
     return rows.map(walletFromRow);
   }
 
   /** Every wallet (used at start-up to check that every key is reachable on the HSM). */
   allWallets(): WalletRecord[] {
-    return (this.db.prepare('SELECT * FROM wallets ORDER BY seq').all() as WalletRow[]).map(walletFromRow);
+    return (this.stmt('SELECT * FROM wallets ORDER BY seq').all() as WalletRow[]).map(walletFromRow);
   }
 
   // --- policies ----------------------------------------------------------------------------------------------
 
   /** The wallet's current (highest-version) policy, if any. */
   getPolicy(walletId: string): PolicyRecord | undefined {
-    const row = this.db
-      .prepare('SELECT wallet_id, version, document, policy_hash, set_by, create_time FROM policies WHERE wallet_id = ? ORDER BY version DESC LIMIT 1')
+    const row = this
+      .stmt('SELECT wallet_id, version, document, policy_hash, set_by, create_time FROM policies WHERE wallet_id = ? ORDER BY version DESC LIMIT 1')
       .get(walletId) as { wallet_id: string; version: number; document: string; policy_hash: string; set_by: string; create_time: string } | undefined;
     return row && {
       walletId: row.wallet_id, version: row.version, document: row.document, policyHash: row.policy_hash, setBy: row.set_by, createTime: row.create_time,
@@ -228,10 +294,10 @@ export class Store {
   /** Stores a new policy version (current + 1) atomically and returns it. */
   putPolicy(p: { walletId: string; document: string; policyHash: string; setBy: string; time: string }): PolicyRecord {
     return this.db.transaction(() => {
-      const cur = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies WHERE wallet_id = ?').get(p.walletId) as { v: number };
+      const cur = this.stmt('SELECT COALESCE(MAX(version), 0) AS v FROM policies WHERE wallet_id = ?').get(p.walletId) as { v: number };
       const version = cur.v + 1;
-      this.db
-        .prepare('INSERT INTO policies (wallet_id, version, document, policy_hash, set_by, create_time) VALUES (?, ?, ?, ?, ?, ?)')
+      this
+        .stmt('INSERT INTO policies (wallet_id, version, document, policy_hash, set_by, create_time) VALUES (?, ?, ?, ?, ?, ?)')
         .run(p.walletId, version, p.document, p.policyHash, p.setBy, p.time);
       return { walletId: p.walletId, version, document: p.document, policyHash: p.policyHash, setBy: p.setBy, createTime: p.time };
     }).immediate();
@@ -241,13 +307,13 @@ export class Store {
 
   /** The request a caller made with this idempotency key, if any. */
   getSignRequestByRequestId(caller: string, requestId: string): SignRequestRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sign_requests WHERE caller = ? AND request_id = ?').get(caller, requestId) as SignRequestRow | undefined;
+    const row = this.stmt('SELECT * FROM sign_requests WHERE caller = ? AND request_id = ?').get(caller, requestId) as SignRequestRow | undefined;
     return row && signRequestFromRow(row);
   }
 
   /** The sign request with this server id, if any. */
   getSignRequest(id: string): SignRequestRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sign_requests WHERE id = ?').get(id) as SignRequestRow | undefined;
+    const row = this.stmt('SELECT * FROM sign_requests WHERE id = ?').get(id) as SignRequestRow | undefined;
     return row && signRequestFromRow(row);
   }
 
@@ -256,8 +322,8 @@ export class Store {
    * exist without its record. Throws SQLITE_CONSTRAINT_UNIQUE when the caller's request_id is already recorded.
    */
   insertSignRequest(r: NewSignRequest): void {
-    this.db
-      .prepare(
+    this
+      .stmt(
         `INSERT INTO sign_requests (id, caller, request_id, wallet_id, kind, payload_hash, effects, verdict, rule, policy_version, policy_hash,
            state, error_reason, error_message, error_metadata, create_time, update_time)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -268,16 +334,16 @@ export class Store {
 
   /** Marks a SIGNING request SIGNED with the response returned to the caller (and to any retry). */
   completeSignRequest(id: string, response: Uint8Array, time: string): void {
-    const res = this.db
-      .prepare(`UPDATE sign_requests SET state = 'SIGNED', response = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
+    const res = this
+      .stmt(`UPDATE sign_requests SET state = 'SIGNED', response = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
       .run(Buffer.from(response), time, id);
     if (res.changes !== 1) throw new Error(`sign request ${id} is not in state SIGNING`);
   }
 
   /** Marks a SIGNING request FAILED (nothing was returned to the caller). */
   failSignRequest(id: string, error: { reason: string; message: string; metadata: Record<string, string> }, time: string): void {
-    this.db
-      .prepare(`UPDATE sign_requests SET state = 'FAILED', error_reason = ?, error_message = ?, error_metadata = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
+    this
+      .stmt(`UPDATE sign_requests SET state = 'FAILED', error_reason = ?, error_message = ?, error_metadata = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
       .run(error.reason, error.message, JSON.stringify(error.metadata), time, id);
   }
 
@@ -286,8 +352,8 @@ export class Store {
    * They become FAILED so that a retry of the same request_id is answered from the record instead of signing again.
    */
   failInterruptedSignRequests(time: string): number {
-    return this.db
-      .prepare(`UPDATE sign_requests SET state = 'FAILED', error_reason = 'WAIAAS_REQUEST_INTERRUPTED',
+    return this
+      .stmt(`UPDATE sign_requests SET state = 'FAILED', error_reason = 'WAIAAS_REQUEST_INTERRUPTED',
                 error_message = 'the server stopped while this request was being signed; send a new request', error_metadata = '{}', update_time = ?
                 WHERE state = 'SIGNING'`)
       .run(time).changes;
@@ -296,8 +362,8 @@ export class Store {
   /** Number of sign requests in each state (for tests and metrics). */
   countSignRequests(walletId?: string): Record<SignState, number> {
     const rows = (walletId
-      ? this.db.prepare('SELECT state, COUNT(*) AS n FROM sign_requests WHERE wallet_id = ? GROUP BY state').all(walletId)
-      : this.db.prepare('SELECT state, COUNT(*) AS n FROM sign_requests GROUP BY state').all()) as { state: SignState; n: number }[];
+      ? this.stmt('SELECT state, COUNT(*) AS n FROM sign_requests WHERE wallet_id = ? GROUP BY state').all(walletId)
+      : this.stmt('SELECT state, COUNT(*) AS n FROM sign_requests GROUP BY state').all()) as { state: SignState; n: number }[];
     const out: Record<SignState, number> = { SIGNING: 0, SIGNED: 0, REFUSED: 0, FAILED: 0 };
     for (const r of rows) out[r.state] = r.n;
     return out;

@@ -122,3 +122,44 @@ test('the database file is created readable by its owner only', async () => {
   const { statSync } = await import('node:fs');
   expect(statSync(join(dir, 'db.sqlite')).mode & 0o777).toBe(0o600);
 });
+
+describe('group commit', () => {
+  test('writes queued together commit together; one failing write rejects alone and leaves no trace', async () => {
+    wallet('w1');
+    const ids = Array.from({ length: 50 }, (_, i) => `g${i}`);
+    const results = await Promise.allSettled([
+      ...ids.map((id) => store.write(() => request(id, { requestId: id }))),
+      store.write(() => request('dup', { requestId: 'g7' })), // same caller + request_id as g7
+      store.write(() => {
+        request('partial');
+        throw new Error('fails after its first statement');
+      }),
+    ]);
+    expect(results.slice(0, 50).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(results[50]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'SQLITE_CONSTRAINT_UNIQUE' }) });
+    expect(results[51]).toMatchObject({ status: 'rejected' });
+    expect(store.getSignRequest('dup')).toBeUndefined();
+    expect(store.getSignRequest('partial')).toBeUndefined();
+    expect(store.countSignRequests().SIGNING).toBe(50);
+  });
+
+  test('a write resolves only after its commit is visible to another connection', async () => {
+    wallet('w1');
+    await store.write(() => request('visible'));
+    const other = new Database(join(dir, 'db.sqlite'), { readonly: true });
+    try {
+      expect(other.prepare(`SELECT state FROM sign_requests WHERE id = 'visible'`).get()).toEqual({ state: 'SIGNING' });
+    } finally {
+      other.close();
+    }
+  });
+
+  test('when the commit itself cannot happen, every write of the batch rejects', async () => {
+    wallet('w1');
+    store.db.pragma('query_only = ON');
+    const results = await Promise.allSettled([store.write(() => request('a')), store.write(() => request('b'))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    store.db.pragma('query_only = OFF');
+    expect(store.countSignRequests().SIGNING).toBe(0);
+  });
+});

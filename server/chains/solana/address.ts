@@ -7,6 +7,8 @@ import { WaiaasError } from '../../errors/error.ts';
 /** Length of an Ed25519 public key, which is also a Solana address in bytes. */
 export const SOLANA_PUBLIC_KEY_BYTES = 32;
 
+const ADDRESS_DECODER = getAddressDecoder();
+
 /**
  * The base58 address of an Ed25519 public key. The key comes from the HSM, so a wrong length is a server fault
  * (WAIAAS_INTERNAL), not a caller mistake.
@@ -17,5 +19,5 @@ export function solanaAddress(publicKey: Uint8Array): string {
       metadata: { length: String(publicKey?.length ?? 0) },
     });
   }
-  return getAddressDecoder().decode(publicKey);
+  return ADDRESS_DECODER.decode(publicKey);
 }

@@ -75,6 +75,13 @@ export function lookupPlaceholder(table: string, index: number): string {
   return `lookup:${table}:${index}`;
 }
 
+// Codecs are built once: building them costs more than a short transaction's decoding.
+const SHORT_U16_DECODER = getShortU16Decoder();
+const SHORT_U16_ENCODER = getShortU16Encoder();
+const MESSAGE_DECODER = getCompiledTransactionMessageDecoder();
+const MESSAGE_ENCODER = getCompiledTransactionMessageEncoder();
+const TRANSACTION_DECODER = getTransactionDecoder();
+
 /**
  * Decodes a wire transaction (compact-u16 count of signature slots, then a legacy or v0 message) and checks that it is
  * well formed, sanitary and canonical. Every failure is a WaiaasError: WAIAAS_TX_TOO_LARGE, WAIAAS_TX_MALFORMED or
@@ -97,7 +104,7 @@ export function decodeSolanaTransaction(input: Uint8Array): DecodedSolanaTransac
   let count: number;
   let slotsOffset: number;
   try {
-    [count, slotsOffset] = getShortU16Decoder().read(bytes, 0);
+    [count, slotsOffset] = SHORT_U16_DECODER.read(bytes, 0);
   } catch (cause) {
     malformed('signature count does not decode', {}, cause);
   }
@@ -117,7 +124,7 @@ export function decodeSolanaTransaction(input: Uint8Array): DecodedSolanaTransac
   let message: SolanaCompiledMessage;
   let consumed: number;
   try {
-    const [decoded, end] = getCompiledTransactionMessageDecoder().read(messageBytes, 0);
+    const [decoded, end] = MESSAGE_DECODER.read(messageBytes, 0);
     if (decoded.version !== 'legacy' && decoded.version !== 0) {
       malformed('unsupported message version', { version: String(decoded.version) });
     }
@@ -136,7 +143,7 @@ export function decodeSolanaTransaction(input: Uint8Array): DecodedSolanaTransac
   // Canonical: kit's shortU16 decoder accepts over-long encodings (0x80 0x00 is 0), so re-encode and compare.
   let reencoded: Uint8Array;
   try {
-    reencoded = new Uint8Array(getCompiledTransactionMessageEncoder().encode(message));
+    reencoded = new Uint8Array(MESSAGE_ENCODER.encode(message));
   } catch (cause) {
     malformed('message does not re-encode', {}, cause);
   }
@@ -144,13 +151,13 @@ export function decodeSolanaTransaction(input: Uint8Array): DecodedSolanaTransac
   // right before its instruction or lookup count decodes; it re-encodes longer than its input, and that is truncation.
   if (reencoded.length > messageBytes.length) malformed('message is truncated');
   if (!bytesEqual(reencoded, messageBytes)) fail('WAIAAS_TX_NOT_CANONICAL', 'message does not re-encode to the same bytes');
-  if (!bytesEqual(new Uint8Array(getShortU16Encoder().encode(count)), bytes.subarray(0, slotsOffset))) {
+  if (!bytesEqual(new Uint8Array(SHORT_U16_ENCODER.encode(count)), bytes.subarray(0, slotsOffset))) {
     fail('WAIAAS_TX_NOT_CANONICAL', 'signature count is not minimally encoded');
   }
 
   // Cross-check with kit's own envelope decoder: it is what clients and litesvm use to read the same bytes.
   try {
-    const kitTx = getTransactionDecoder().decode(bytes);
+    const kitTx = TRANSACTION_DECODER.decode(bytes);
     if (!bytesEqual(new Uint8Array(kitTx.messageBytes), messageBytes) || Object.keys(kitTx.signatures).length !== count) {
       malformed('transaction envelope is ambiguous');
     }

@@ -91,7 +91,8 @@ describe('EIP-1559', () => {
     expect(evmEffects(tx)).toEqual({
       chain: 'evm',
       chainId: CHAIN,
-      outflows: [{ asset: 'native', amount: 12_345n, recipient: RECIPIENT }],
+      outflows: [{ asset: 'native', amount: 12_345n, recipient: RECIPIENT, recipientKind: 'owner', source: 'value' }],
+      grants: [],
       calls: [],
       flags: [],
       maxFee: 21_000n * 3_000_000_000n,
@@ -136,7 +137,7 @@ describe('legacy EIP-155', () => {
     expect(tx.chainId).toBe(CHAIN);
     expect(tx.gasPrice).toBe(5_000_000_000n);
     expect(tx.maxFeePerGas).toBeUndefined();
-    expect(evmEffects(tx).outflows).toEqual([{ asset: 'native', amount: 777n, recipient: RECIPIENT }]);
+    expect(evmEffects(tx).outflows).toEqual([{ asset: 'native', amount: 777n, recipient: RECIPIENT, recipientKind: 'owner', source: 'value' }]);
     expect(evmEffects(tx).maxFee).toBe(21_000n * 5_000_000_000n);
 
     const parsed = parseTransaction(bytesToHex(signed));
@@ -167,7 +168,12 @@ describe('EIP-2930', () => {
     });
     const { tx, signed } = sign(bytes, wallet);
     expect(tx.type).toBe('eip2930');
-    expect(evmEffects(tx)).toMatchObject({ outflows: [{ asset: 'native', amount: 5n, recipient: RECIPIENT }], calls: [], flags: [] });
+    expect(evmEffects(tx)).toMatchObject({
+      outflows: [{ asset: 'native', amount: 5n, recipient: RECIPIENT, recipientKind: 'owner', source: 'value' }],
+      grants: [],
+      calls: [],
+      flags: [],
+    });
     const run = await executeEvm({ signedTx: signed, chainId: CHAIN, fund: { [wallet.address]: ETH } });
     expect(run.error).toBeUndefined();
     expect(await run.balance(RECIPIENT)).toBe(5n);
@@ -175,7 +181,7 @@ describe('EIP-2930', () => {
 });
 
 describe('EIP-7702', () => {
-  test('is flagged EIP7702_AUTHORIZATION, and once signed it executes and the value arrives', async () => {
+  test('is flagged EIP7702_AUTHORIZATION with a code_delegation grant to the delegate, and once signed it executes and the value arrives', async () => {
     const wallet = newEvmKey();
     const authority = privateKeyToAccount(bytesToHex(newEvmKey().secretKey));
     const authorization = await authority.signAuthorization({ address: TOKEN, chainId: Number(CHAIN), nonce: 0 });
@@ -185,7 +191,11 @@ describe('EIP-7702', () => {
     expect(tx.authorizationCount).toBe(1);
     const effects = evmEffects(tx);
     expect(effects.flags).toEqual(['EIP7702_AUTHORIZATION']);
-    expect(effects.outflows).toEqual([{ asset: 'native', amount: 10n, recipient: RECIPIENT }]);
+    expect(effects.outflows).toEqual([{ asset: 'native', amount: 10n, recipient: RECIPIENT, recipientKind: 'owner', source: 'value' }]);
+    expect(effects.grants).toEqual([
+      { kind: 'code_delegation', asset: 'native', spender: TOKEN, amount: null, unlimited: true, revoke: false, source: 'EIP-7702 authorization' },
+    ]);
+    expect(effects.calls).toEqual([]);
 
     const run = await executeEvm({ signedTx: signed, chainId: CHAIN, fund: { [wallet.address]: ETH } });
     expect(run.error).toBeUndefined();
@@ -205,38 +215,58 @@ describe('EIP-7702', () => {
 });
 
 describe('effects', () => {
-  test('contract creation is flagged, is a Call to "", and its value is an outflow no allowlist can match', () => {
+  test('contract creation is flagged, is no Call, and its value is an outflow to "" that no allowlist can match', () => {
     const tx = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: null, value: 3n, data: '0x6000' }), CHAIN);
     expect(tx.to).toBeNull();
     expect(evmEffects(tx)).toMatchObject({
       flags: ['CONTRACT_CREATION'],
-      calls: [{ program: '', description: 'contract creation' }],
-      outflows: [{ asset: 'native', amount: 3n, recipient: '' }],
+      calls: [],
+      grants: [],
+      outflows: [{ asset: 'native', amount: 3n, recipient: '', recipientKind: 'owner', source: 'create' }],
     });
     const noValue = decodeEvmTransaction(unsignedLegacy({ chainId: CHAIN, to: null, value: 0n, data: '0x6000' }), CHAIN);
-    expect(evmEffects(noValue).outflows).toEqual([]);
+    expect(evmEffects(noValue)).toMatchObject({ flags: ['CONTRACT_CREATION'], outflows: [], calls: [] });
   });
 
-  test('calldata is a Call with its 4-byte selector; value sent with it is an outflow too', () => {
-    const transfer = `0xa9059cbb${'00'.repeat(12)}${RECIPIENT.slice(2)}${'00'.repeat(31)}01` as Hex;
-    const call = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: TOKEN, value: 0n, data: transfer }), CHAIN);
-    expect(evmEffects(call)).toMatchObject({
-      outflows: [],
-      calls: [{ program: TOKEN, discriminator: '0xa9059cbb', description: 'call 0xa9059cbb' }],
-      flags: [],
-    });
-    const paid = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: TOKEN, value: 9n, data: '0xd0e30db0' }), CHAIN);
+  test('undecoded calldata is a Call with its selector and whole calldata; value sent with it is an outflow too', () => {
+    const paid = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: TOKEN, value: 9n, data: '0xD0E30DB0' }), CHAIN);
     expect(evmEffects(paid)).toMatchObject({
-      outflows: [{ asset: 'native', amount: 9n, recipient: TOKEN }],
-      calls: [{ program: TOKEN, discriminator: '0xd0e30db0', description: 'call 0xd0e30db0' }],
+      outflows: [{ asset: 'native', amount: 9n, recipient: TOKEN, recipientKind: 'owner', source: 'value' }],
+      grants: [],
+      calls: [{ program: TOKEN, discriminator: 'd0e30db0', data: 'd0e30db0', accounts: [], value: 9n, description: `call 0xd0e30db0 on ${TOKEN}` }],
     });
     const short = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: TOKEN, value: 0n, data: '0xabcd' }), CHAIN);
-    expect(evmEffects(short).calls).toEqual([{ program: TOKEN, description: 'call without selector' }]);
+    expect(evmEffects(short)).toMatchObject({
+      outflows: [],
+      calls: [{ program: TOKEN, discriminator: '', data: 'abcd', accounts: [], value: 0n, description: `call without selector on ${TOKEN}` }],
+    });
+  });
+
+  test('an ERC-20 transfer in the calldata is a token outflow, not a Call', () => {
+    const transfer = `0xa9059cbb${'00'.repeat(12)}${RECIPIENT.slice(2)}${'00'.repeat(31)}01` as Hex;
+    const tx = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: TOKEN, value: 0n, data: transfer }), CHAIN);
+    expect(evmEffects(tx)).toMatchObject({
+      outflows: [{ asset: `erc20:${TOKEN}`, amount: 1n, recipient: RECIPIENT, recipientKind: 'owner', source: 'ERC20.transfer' }],
+      calls: [],
+    });
   });
 
   test('a zero-value transfer with no data is an outflow of 0', () => {
     const tx = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: RECIPIENT, value: 0n }), CHAIN);
-    expect(evmEffects(tx)).toMatchObject({ outflows: [{ asset: 'native', amount: 0n, recipient: RECIPIENT }], calls: [], flags: [] });
+    expect(evmEffects(tx)).toMatchObject({
+      outflows: [{ asset: 'native', amount: 0n, recipient: RECIPIENT, recipientKind: 'owner', source: 'value' }],
+      calls: [],
+      flags: [],
+    });
+  });
+
+  test('the fee is gas × gasPrice for legacy and EIP-2930, gas × maxFeePerGas for EIP-1559', () => {
+    const legacy = decodeEvmTransaction(unsignedLegacy({ chainId: CHAIN, to: RECIPIENT, value: 1n, gas: 30_000n, gasPrice: 7n }), CHAIN);
+    expect(evmEffects(legacy).maxFee).toBe(210_000n);
+    const eip2930 = decodeEvmTransaction(unsignedEip2930({ chainId: CHAIN, to: RECIPIENT, value: 1n, gas: 30_000n, gasPrice: 3n }), CHAIN);
+    expect(evmEffects(eip2930).maxFee).toBe(90_000n);
+    const eip1559 = decodeEvmTransaction(unsignedEip1559({ chainId: CHAIN, to: RECIPIENT, value: 1n, gas: 30_000n, maxFeePerGas: 5n, maxPriorityFeePerGas: 1n }), CHAIN);
+    expect(evmEffects(eip1559).maxFee).toBe(150_000n);
   });
 });
 

@@ -1,11 +1,22 @@
 // Solana decoder robustness: truncations, random bytes and single-byte mutations never escape as anything but a
-// WaiaasError, and whatever does decode re-encodes to exactly its input. Seeded, so a failure reproduces.
-import { address, AccountRole, getCompiledTransactionMessageEncoder, getShortU16Encoder, type Instruction } from '@solana/kit';
+// WaiaasError, whatever does decode re-encodes to exactly its input, and random instruction data for the programs whose
+// data the effects decoder reads only ever yields effects or WAIAAS_TX_MALFORMED. Seeded, so a failure reproduces.
+import { address, AccountRole, createNoopSigner, getCompiledTransactionMessageEncoder, getShortU16Encoder, type Instruction } from '@solana/kit';
 import { describe, expect, test } from 'vitest';
 import { isWaiaasError } from '../../server/errors/error.ts';
 import type { Reason } from '../../server/errors/reasons.ts';
 import { decodeSolanaTransaction, solanaEffects, type DecodedSolanaTransaction } from '../../server/chains/solana/index.ts';
-import { createSvm, latestBlockhash, newSolanaKey, unsignedSolTransfer } from '../support/litesvm.ts';
+import { getTransferSolWithSeedInstruction } from '@solana-program/system';
+import {
+  createSvm,
+  latestBlockhash,
+  newSolanaKey,
+  SPL_AUTHORITY,
+  splSetAuthority,
+  unsignedSolTransfer,
+  unsignedSplTransferChecked,
+  unsignedTransaction,
+} from '../support/litesvm.ts';
 
 /** mulberry32: a tiny deterministic PRNG. */
 function prng(seed: number): () => number {
@@ -54,6 +65,26 @@ const samples: Record<string, Uint8Array> = {
   v0: unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: 123n, blockhash }),
   'v0 with lookup table': unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: 1n, blockhash, lookupTables: { [table]: [recipient] } }),
   'two signers': unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: 1n, blockhash, extraInstructions: [memo] }),
+  // Instructions whose data the effects decoder parses: mutations of their lengths, tags and seeds reach its readers.
+  'SPL TransferChecked with lookup table': unsignedSplTransferChecked({
+    blockhash, lookupTables: { [table]: [recipient] },
+    source: cosigner.address, mint: table, destination: recipient, authority: wallet.address, amount: 5n, decimals: 6,
+  }),
+  'System TransferWithSeed and SPL SetAuthority': unsignedTransaction({
+    feePayer: wallet.address,
+    blockhash,
+    instructions: [
+      getTransferSolWithSeedInstruction({
+        source: address(cosigner.address),
+        baseAccount: createNoopSigner(address(wallet.address)),
+        destination: address(recipient),
+        amount: 9n,
+        fromSeed: 'seed',
+        fromOwner: address(table),
+      }),
+      splSetAuthority({ account: recipient, currentAuthority: wallet.address, authorityType: SPL_AUTHORITY.AccountOwner, newAuthority: table }),
+    ],
+  }),
 };
 
 describe('truncation', () => {
@@ -118,4 +149,44 @@ describe('single-byte mutations', () => {
       expect(decoded).toBeGreaterThan(0);
     });
   }
+});
+
+describe('random instruction data for decoded programs', () => {
+  test('3000 random System / SPL / Compute Budget instructions give effects or WAIAAS_TX_MALFORMED, nothing else', () => {
+    const random = prng(0x7a9);
+    const programs = [
+      '11111111111111111111111111111111',
+      'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA',
+      'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb',
+      'ComputeBudget111111111111111111111111111111',
+    ];
+    const pool = Array.from({ length: 6 }, () => newSolanaKey().address);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const program = programs[i % programs.length]!;
+      const length = Math.floor(random() * 90);
+      const data = new Uint8Array(length);
+      for (let j = 0; j < length; j++) data[j] = Math.floor(random() * 256);
+      // Mostly tags the decoder knows (System u32 0..13, SPL 0..16, budget 0..5), with small seed lengths now and then.
+      if (length > 0) data[0] = Math.floor(random() * 17);
+      if (program === programs[0] && length >= 4) data.fill(0, 1, 4);
+      if (program === programs[0] && length >= 20 && random() < 0.5) data.set([Math.floor(random() * 12), 0, 0, 0, 0, 0, 0, 0], 12);
+      const accounts = Array.from({ length: Math.floor(random() * 5) }, () => ({
+        address: address(pool[Math.floor(random() * pool.length)]!),
+        role: AccountRole.WRITABLE,
+      }));
+      const wire = unsignedTransaction({
+        feePayer: wallet.address,
+        blockhash,
+        instructions: [{ programAddress: address(program), data, accounts }],
+        ...(i % 3 === 0 ? { lookupTables: { [table]: pool.slice(0, 3) } } : {}),
+      });
+      const result = attempt(wire);
+      const outcome = typeof result === 'string' ? result : 'decoded';
+      expect(['decoded', 'WAIAAS_TX_MALFORMED']).toContain(outcome);
+      seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+    }
+    expect(seen.get('decoded')).toBeGreaterThan(100);
+    expect(seen.get('WAIAAS_TX_MALFORMED')).toBeGreaterThan(100);
+  });
 });

@@ -15,10 +15,11 @@ import {
   type Blockhash,
   type Instruction,
 } from '@solana/kit';
-import { getAdvanceNonceAccountInstruction, getCreateAccountInstruction, getTransferSolInstruction } from '@solana-program/system';
+import { getAdvanceNonceAccountInstruction, getAllocateInstruction, getTransferSolInstruction } from '@solana-program/system';
 import { describe, expect, test } from 'vitest';
 import { isWaiaasError, WaiaasError } from '../../server/errors/error.ts';
 import type { Reason } from '../../server/errors/reasons.ts';
+import type { Outflow } from '../../server/policy/effects.ts';
 import {
   assembleSolanaTransaction,
   COMPUTE_BUDGET_PROGRAM,
@@ -27,6 +28,7 @@ import {
   solanaAddress,
   solanaEffects,
   SYSTEM_PROGRAM,
+  TOKEN_PROGRAM,
   type DecodedSolanaTransaction,
   type SolanaCompiledMessage,
 } from '../../server/chains/solana/index.ts';
@@ -37,7 +39,6 @@ const SOL = 1_000_000_000n;
 /** Above mainnet's rent-exempt minimum of an empty account (890 880), so these transfers would land on a real cluster too. */
 const RENT = 1_000_000n;
 const MEMO_PROGRAM = 'MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr';
-const TOKEN_PROGRAM = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
 
 type Key = ReturnType<typeof newSolanaKey>;
 
@@ -45,6 +46,15 @@ type Key = ReturnType<typeof newSolanaKey>;
 function sign(wire: Uint8Array, key: Key): Uint8Array {
   const tx = decodeSolanaTransaction(wire);
   return assembleSolanaTransaction(tx, signerIndex(tx, key.address), ed25519.sign(tx.messageBytes, key.secretKey));
+}
+
+/** The outflow a System.Transfer of `amount` lamports to `recipient` decodes to (`from` only when not the wallet). */
+function native(amount: bigint, recipient: string, from?: string): Outflow {
+  return { asset: 'native', amount, recipient, recipientKind: 'owner', ...(from === undefined ? {} : { from }), source: 'System.Transfer' };
+}
+
+function hexOf(data: Uint8Array): string {
+  return Buffer.from(data).toString('hex');
 }
 
 function reasonOf(fn: () => unknown): Reason {
@@ -132,7 +142,8 @@ describe('a System transfer from the wallet', () => {
     expect(tx.messageBytes).toEqual(wire.subarray(65));
     expect(solanaEffects(tx, wallet.address)).toEqual({
       chain: 'solana',
-      outflows: [{ asset: 'native', amount: 1_234_567n, recipient }],
+      outflows: [{ asset: 'native', amount: 1_234_567n, recipient, recipientKind: 'owner', source: 'System.Transfer' }],
+      grants: [],
       calls: [],
       flags: [],
       maxFee: 5000n,
@@ -163,13 +174,13 @@ describe('a System transfer from the wallet', () => {
     const wire = unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: RENT + 42n, blockhash: BLOCKHASH, version: 'legacy' });
     const tx = decodeSolanaTransaction(wire);
     expect(tx.version).toBe('legacy');
-    expect(solanaEffects(tx, wallet.address).outflows).toEqual([{ asset: 'native', amount: RENT + 42n, recipient }]);
+    expect(solanaEffects(tx, wallet.address).outflows).toEqual([native(RENT + 42n, recipient)]);
     const run = executeSolana({ signedTx: sign(wire, wallet), fund: { [wallet.address]: SOL } });
     expect(run.ok).toBe(true);
     expect(run.balances(recipient)).toBe(RENT + 42n);
   });
 
-  test('two transfers to one recipient are summed into one outflow, to two recipients they stay apart', () => {
+  test('two transfers to one recipient stay two outflows in instruction order (the engine sums), as do two recipients', () => {
     const wallet = newSolanaKey();
     const a = newSolanaKey().address;
     const b = newSolanaKey().address;
@@ -177,9 +188,7 @@ describe('a System transfer from the wallet', () => {
       from: wallet.address, to: a, lamports: RENT, blockhash: BLOCKHASH,
       extraInstructions: [transferTo(wallet.address, a, 2_500n)],
     });
-    expect(solanaEffects(decodeSolanaTransaction(same), wallet.address).outflows).toEqual([
-      { asset: 'native', amount: RENT + 2_500n, recipient: a },
-    ]);
+    expect(solanaEffects(decodeSolanaTransaction(same), wallet.address).outflows).toEqual([native(RENT, a), native(2_500n, a)]);
     const run = executeSolana({ signedTx: sign(same, wallet), fund: { [wallet.address]: SOL } });
     expect(run.ok).toBe(true);
     expect(run.balances(a)).toBe(RENT + 2_500n);
@@ -189,10 +198,7 @@ describe('a System transfer from the wallet', () => {
       extraInstructions: [transferTo(wallet.address, b, RENT + 7n)],
     });
     const effects = solanaEffects(decodeSolanaTransaction(two), wallet.address);
-    expect(effects.outflows).toEqual([
-      { asset: 'native', amount: RENT, recipient: a },
-      { asset: 'native', amount: RENT + 7n, recipient: b },
-    ]);
+    expect(effects.outflows).toEqual([native(RENT, a), native(RENT + 7n, b)]);
     expect(effects.outflows.reduce((sum, o) => sum + o.amount, 0n)).toBe(2n * RENT + 7n);
     const run2 = executeSolana({ signedTx: sign(two, wallet), fund: { [wallet.address]: SOL } });
     expect(run2.ok).toBe(true);
@@ -205,9 +211,7 @@ describe('a System transfer from the wallet', () => {
     const ix = transferTo(wallet.address, recipient, RENT);
     const padded = { ...ix, data: new Uint8Array([...(ix.data ?? []), 0xde, 0xad]) };
     const wire = unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: 1n, blockhash: BLOCKHASH, extraInstructions: [padded] });
-    expect(solanaEffects(decodeSolanaTransaction(wire), wallet.address).outflows).toEqual([
-      { asset: 'native', amount: RENT + 1n, recipient },
-    ]);
+    expect(solanaEffects(decodeSolanaTransaction(wire), wallet.address).outflows).toEqual([native(1n, recipient), native(RENT, recipient)]);
     const run = executeSolana({ signedTx: sign(wire, wallet), fund: { [wallet.address]: SOL } });
     expect(run.ok).toBe(true);
     expect(run.balances(recipient)).toBe(RENT + 1n);
@@ -215,42 +219,50 @@ describe('a System transfer from the wallet', () => {
 });
 
 describe('instructions that are not transfers from the wallet', () => {
-  test('another program is a Call with its 8-byte discriminator; SPL programs get 1 byte', () => {
+  test('another program is a Call with its 8-byte discriminator, whole data and accounts; SPL programs get 1 byte', () => {
     const wallet = newSolanaKey();
     const recipient = newSolanaKey().address;
-    const token: Instruction = { programAddress: address(TOKEN_PROGRAM), data: new Uint8Array([3, 1, 0, 0, 0, 0, 0, 0, 0]) };
+    const wsol = newSolanaKey().address;
+    const syncNative: Instruction = {
+      programAddress: address(TOKEN_PROGRAM),
+      accounts: [{ address: address(wsol), role: AccountRole.WRITABLE }],
+      data: new Uint8Array([17]),
+    };
     const wire = unsignedSolTransfer({
       from: wallet.address, to: recipient, lamports: 1n, blockhash: BLOCKHASH,
-      extraInstructions: [memo('hello, world'), memo('hi'), token],
+      extraInstructions: [memo('hello, world', wallet.address), memo('hi'), syncNative],
     });
     const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
-    expect(effects.outflows).toEqual([{ asset: 'native', amount: 1n, recipient }]);
+    expect(effects.outflows).toEqual([native(1n, recipient)]);
+    expect(effects.grants).toEqual([]);
     expect(effects.calls).toEqual([
-      { program: MEMO_PROGRAM, discriminator: '68656c6c6f2c2077', description: `call ${MEMO_PROGRAM}` },
-      { program: MEMO_PROGRAM, description: `call ${MEMO_PROGRAM}` },
-      { program: TOKEN_PROGRAM, discriminator: '03', description: 'Token.Transfer' },
+      {
+        program: MEMO_PROGRAM,
+        discriminator: '68656c6c6f2c2077',
+        data: hexOf(new TextEncoder().encode('hello, world')),
+        accounts: [wallet.address],
+        value: 0n,
+        description: `call ${MEMO_PROGRAM}`,
+      },
+      // Shorter than a discriminator: '' so that it can never match a rule written for an 8-byte one.
+      { program: MEMO_PROGRAM, discriminator: '', data: '6869', accounts: [], value: 0n, description: `call ${MEMO_PROGRAM}` },
+      { program: TOKEN_PROGRAM, discriminator: '11', data: '11', accounts: [wsol], value: 0n, description: 'Token.SyncNative' },
     ]);
   });
 
-  test('other System instructions are Calls with a 4-byte discriminator and their name', () => {
+  test('System instructions without a typed effect (Allocate) are Calls with a 4-byte discriminator and their name', () => {
     const wallet = newSolanaKey();
     const fresh = newSolanaKey();
-    const create = getCreateAccountInstruction({
-      payer: createNoopSigner(address(wallet.address)),
-      newAccount: createNoopSigner(address(fresh.address)),
-      lamports: 1_000_000n,
-      space: 0,
-      programAddress: address(SYSTEM_PROGRAM),
-    });
-    const wire = unsignedSolTransfer({ from: wallet.address, to: fresh.address, lamports: 1n, blockhash: BLOCKHASH, extraInstructions: [create] });
+    const allocate = getAllocateInstruction({ newAccount: createNoopSigner(address(fresh.address)), space: 10n });
+    const wire = unsignedSolTransfer({ from: wallet.address, to: fresh.address, lamports: 1n, blockhash: BLOCKHASH, extraInstructions: [allocate] });
     const tx = decodeSolanaTransaction(wire);
     expect(tx.signers).toEqual([wallet.address, fresh.address]);
     expect(solanaEffects(tx, wallet.address).calls).toEqual([
-      { program: SYSTEM_PROGRAM, discriminator: '00000000', description: 'System.CreateAccount' },
+      { program: SYSTEM_PROGRAM, discriminator: '08000000', data: '080000000a00000000000000', accounts: [fresh.address], value: 0n, description: 'System.Allocate' },
     ]);
   });
 
-  test('a System transfer from another signer is a Call; both signers sign their own slot and it executes', () => {
+  test('a System transfer from another signer is an outflow naming its source; both signers sign their own slot and it executes', () => {
     const wallet = newSolanaKey();
     const other = newSolanaKey();
     const recipient = newSolanaKey().address;
@@ -260,13 +272,12 @@ describe('instructions that are not transfers from the wallet', () => {
     expect(tx.signers).toEqual([wallet.address, other.address]);
     expect(signerIndex(tx, other.address)).toBe(1);
     const effects = solanaEffects(tx, wallet.address);
-    expect(effects.outflows).toEqual([]);
-    expect(effects.calls).toEqual([
-      { program: SYSTEM_PROGRAM, discriminator: '02000000', description: `System.Transfer from ${other.address}` },
-    ]);
+    // The engine judges the recipient whoever pays; `from` tells it the lamports are not the wallet's own.
+    expect(effects.outflows).toEqual([native(RENT + 777n, recipient, other.address)]);
+    expect(effects.calls).toEqual([]);
     expect(effects.maxFee).toBe(10_000n);
-    // From the other signer's point of view it is an outflow.
-    expect(solanaEffects(tx, other.address).outflows).toEqual([{ asset: 'native', amount: RENT + 777n, recipient }]);
+    // From the other signer's point of view the same outflow leaves the wallet itself.
+    expect(solanaEffects(tx, other.address).outflows).toEqual([native(RENT + 777n, recipient)]);
 
     const half = sign(wire, other);
     const halfTx = decodeSolanaTransaction(half);
@@ -308,7 +319,7 @@ describe('address lookup tables', () => {
     ]);
     const effects = solanaEffects(tx, wallet.address);
     expect(effects.flags).toEqual(['ADDRESS_LOOKUP_TABLE']);
-    expect(effects.outflows).toEqual([{ asset: 'native', amount: RENT + 5_555n, recipient: `lookup:${table}:0` }]);
+    expect(effects.outflows).toEqual([native(RENT + 5_555n, `lookup:${table}:0`)]);
     expect(effects.outflows.map((o) => o.recipient)).not.toContain(recipient);
     expect(tx.accountKeys).not.toContain(recipient);
 
@@ -321,14 +332,15 @@ describe('address lookup tables', () => {
 });
 
 describe('durable nonce', () => {
-  test('AdvanceNonceAccount as the first instruction is flagged DURABLE_NONCE (and is still a Call)', () => {
+  test('AdvanceNonceAccount as the first instruction is flagged DURABLE_NONCE, and is not also a Call', () => {
     const wallet = newSolanaKey();
     const nonce = newSolanaKey().address;
     const advance = getAdvanceNonceAccountInstruction({ nonceAccount: address(nonce), nonceAuthority: createNoopSigner(address(wallet.address)) });
     const wire = unsignedSolTransfer({ from: wallet.address, to: newSolanaKey().address, lamports: 1n, blockhash: BLOCKHASH, leadingInstructions: [advance] });
     const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
     expect(effects.flags).toEqual(['DURABLE_NONCE']);
-    expect(effects.calls).toEqual([{ program: SYSTEM_PROGRAM, discriminator: '04000000', description: 'System.AdvanceNonceAccount' }]);
+    expect(effects.calls).toEqual([]);
+    expect(effects.outflows).toHaveLength(1);
   });
 
   test('AdvanceNonceAccount later in the transaction is only a Call', () => {
@@ -337,12 +349,14 @@ describe('durable nonce', () => {
     const wire = unsignedSolTransfer({ from: wallet.address, to: newSolanaKey().address, lamports: 1n, blockhash: BLOCKHASH, extraInstructions: [advance] });
     const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
     expect(effects.flags).toEqual([]);
-    expect(effects.calls).toHaveLength(1);
+    expect(effects.calls).toEqual([
+      expect.objectContaining({ program: SYSTEM_PROGRAM, discriminator: '04000000', data: '04000000', description: 'System.AdvanceNonceAccount' }),
+    ]);
   });
 });
 
 describe('compute budget fee math', () => {
-  test('maxFee is 5000 per signature plus ceil(price × limit / 1e6), and LiteSVM charges exactly that', () => {
+  test('maxFee is 5000 per signature plus ceil(price × limit / 1e6), LiteSVM charges exactly that, and budget instructions are no Calls', () => {
     const wallet = newSolanaKey();
     const recipient = newSolanaKey().address;
     const wire = unsignedSolTransfer({
@@ -352,10 +366,7 @@ describe('compute budget fee math', () => {
     const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
     // 300_001 × 3_333_333 = 1_000_003_233_333 µL → 1_000_004 lamports (rounded up).
     expect(effects.maxFee).toBe(5000n + 1_000_004n);
-    expect(effects.calls).toEqual([
-      { program: COMPUTE_BUDGET_PROGRAM, discriminator: '02', description: 'ComputeBudget.SetComputeUnitLimit' },
-      { program: COMPUTE_BUDGET_PROGRAM, discriminator: '03', description: 'ComputeBudget.SetComputeUnitPrice' },
-    ]);
+    expect(effects.calls).toEqual([]);
     const run = executeSolana({ signedTx: sign(wire, wallet), fund: { [wallet.address]: SOL } });
     expect(run.ok).toBe(true);
     expect(SOL - run.balances(wallet.address) - RENT).toBe(effects.maxFee);
@@ -382,6 +393,47 @@ describe('compute budget fee math', () => {
   });
 });
 
+describe('other compute budget instructions', () => {
+  test('RequestHeapFrame and SetLoadedAccountsDataSizeLimit change no fee and are no Calls; the chain runs them', () => {
+    const wallet = newSolanaKey();
+    const recipient = newSolanaKey().address;
+    const u32 = (tag: number, value: number): Instruction => {
+      const data = new Uint8Array(5);
+      data[0] = tag;
+      new DataView(data.buffer).setUint32(1, value, true);
+      return { programAddress: address(COMPUTE_BUDGET_PROGRAM), data };
+    };
+    const wire = unsignedSolTransfer({
+      from: wallet.address, to: recipient, lamports: RENT, blockhash: BLOCKHASH,
+      leadingInstructions: [u32(1, 64 * 1024), u32(4, 128 * 1024)],
+    });
+    const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
+    expect(effects.calls).toEqual([]);
+    expect(effects.outflows).toEqual([native(RENT, recipient)]);
+    expect(effects.maxFee).toBe(5000n);
+    const run = executeSolana({ signedTx: sign(wire, wallet), fund: { [wallet.address]: SOL } });
+    expect(run.error).toBeUndefined();
+    expect(SOL - run.balances(wallet.address) - RENT).toBe(effects.maxFee);
+  });
+
+  test('a SetComputeUnitPrice or SetComputeUnitLimit too short to read is malformed, and the chain refuses it as well', () => {
+    const wallet = newSolanaKey();
+    const recipient = newSolanaKey().address;
+    for (const data of [new Uint8Array([3, 1, 0, 0, 0]), new Uint8Array([2, 1, 0])]) {
+      const wire = unsignedSolTransfer({
+        from: wallet.address, to: recipient, lamports: RENT, blockhash: BLOCKHASH,
+        leadingInstructions: [{ programAddress: address(COMPUTE_BUDGET_PROGRAM), data }],
+      });
+      expect(reasonOf(() => solanaEffects(decodeSolanaTransaction(wire), wallet.address))).toBe('WAIAAS_TX_MALFORMED');
+      const tx = decodeSolanaTransaction(wire);
+      const signed = assembleSolanaTransaction(tx, 0, ed25519.sign(tx.messageBytes, wallet.secretKey));
+      const run = executeSolana({ signedTx: signed, fund: { [wallet.address]: SOL } });
+      expect(run.ok).toBe(false);
+      expect(run.balances(recipient)).toBe(0n);
+    }
+  });
+});
+
 describe('signature precompiles', () => {
   test('each signature an Ed25519 verify instruction checks adds 5000 lamports to maxFee', () => {
     const wallet = newSolanaKey();
@@ -389,7 +441,16 @@ describe('signature precompiles', () => {
     const wire = unsignedSolTransfer({ from: wallet.address, to: newSolanaKey().address, lamports: 1n, blockhash: BLOCKHASH, extraInstructions: [verify] });
     const effects = solanaEffects(decodeSolanaTransaction(wire), wallet.address);
     expect(effects.maxFee).toBe(5000n + 2n * 5000n);
-    expect(effects.calls).toEqual([{ program: 'Ed25519SigVerify111111111111111111111111111', description: 'call Ed25519SigVerify111111111111111111111111111' }]);
+    expect(effects.calls).toEqual([
+      {
+        program: 'Ed25519SigVerify111111111111111111111111111',
+        discriminator: '',
+        data: '0200',
+        accounts: [],
+        value: 0n,
+        description: 'call Ed25519SigVerify111111111111111111111111111',
+      },
+    ]);
   });
 });
 
@@ -440,9 +501,7 @@ describe('refusals', () => {
 
   test('a hand-built message like the one kit builds decodes; each structural defect in it is malformed', () => {
     const base = plainMessage(wallet.address, recipient);
-    expect(solanaEffects(decodeSolanaTransaction(wireOf(base)), wallet.address).outflows).toEqual([
-      { asset: 'native', amount: 5n, recipient },
-    ]);
+    expect(solanaEffects(decodeSolanaTransaction(wireOf(base)), wallet.address).outflows).toEqual([native(5n, recipient)]);
     const ix = base.instructions[0]!;
     const variants: Record<string, SolanaCompiledMessage> = {
       'program index out of range': { ...base, instructions: [{ ...ix, programAddressIndex: 3 }] },

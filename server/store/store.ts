@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { openDb, type Db } from './db.ts';
+import { Ledger } from './ledger.ts';
 
 /** Chain family as stored. */
 export type StoredChain = 'solana' | 'evm';
@@ -37,7 +38,10 @@ export interface PolicyRecord {
 }
 
 /** States of a sign request. */
-export type SignState = 'SIGNING' | 'SIGNED' | 'REFUSED' | 'FAILED';
+export type SignState = 'PENDING' | 'SIGNING' | 'SIGNED' | 'REFUSED' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+
+/** States after which nothing more happens to a request. */
+export const FINAL_STATES: readonly SignState[] = ['SIGNED', 'REFUSED', 'FAILED', 'CANCELLED', 'EXPIRED'];
 
 /** A sign request row. */
 export interface SignRequestRecord {
@@ -47,9 +51,13 @@ export interface SignRequestRecord {
   walletId: string;
   kind: string;
   payloadHash: string;
+  payload: Uint8Array | null;
   effects: string | null;
   verdict: string | null;
+  delaySeconds: number;
   rule: string | null;
+  detail: string | null;
+  matched: string | null;
   policyVersion: number | null;
   policyHash: string | null;
   state: SignState;
@@ -59,6 +67,9 @@ export interface SignRequestRecord {
   errorMetadata: Record<string, string> | null;
   createTime: string;
   updateTime: string;
+  expireTime: string | null;
+  notBeforeTime: string | null;
+  seq: number;
 }
 
 /** What is recorded when a request is decided. */
@@ -69,14 +80,20 @@ export interface NewSignRequest {
   walletId: string;
   kind: string;
   payloadHash: string;
+  payload?: Uint8Array | null;
   effects: string | null;
   verdict: string | null;
+  delaySeconds?: number;
   rule: string | null;
+  detail?: string | null;
+  matched?: string | null;
   policyVersion: number | null;
   policyHash: string | null;
-  state: 'SIGNING' | 'REFUSED';
+  state: 'PENDING' | 'SIGNING' | 'REFUSED';
   error?: { reason: string; message: string; metadata: Record<string, string> } | undefined;
   time: string;
+  expireTime?: string | null;
+  notBeforeTime?: string | null;
 }
 
 interface WalletRow {
@@ -95,15 +112,20 @@ interface WalletRow {
 }
 
 interface SignRequestRow {
+  seq: number;
   id: string;
   caller: string;
   request_id: string | null;
   wallet_id: string;
   kind: string;
   payload_hash: string;
+  payload: Buffer | null;
   effects: string | null;
   verdict: string | null;
+  delay_seconds: number;
   rule: string | null;
+  detail: string | null;
+  matched: string | null;
   policy_version: number | null;
   policy_hash: string | null;
   state: SignState;
@@ -113,6 +135,8 @@ interface SignRequestRow {
   error_metadata: string | null;
   create_time: string;
   update_time: string;
+  expire_time: string | null;
+  not_before_time: string | null;
 }
 
 function walletFromRow(r: WalletRow): WalletRecord {
@@ -140,9 +164,13 @@ function signRequestFromRow(r: SignRequestRow): SignRequestRecord {
     walletId: r.wallet_id,
     kind: r.kind,
     payloadHash: r.payload_hash,
+    payload: r.payload ? new Uint8Array(r.payload) : null,
     effects: r.effects,
     verdict: r.verdict,
+    delaySeconds: r.delay_seconds,
     rule: r.rule,
+    detail: r.detail,
+    matched: r.matched,
     policyVersion: r.policy_version,
     policyHash: r.policy_hash,
     state: r.state,
@@ -152,6 +180,9 @@ function signRequestFromRow(r: SignRequestRow): SignRequestRecord {
     errorMetadata: r.error_metadata ? (JSON.parse(r.error_metadata) as Record<string, string>) : null,
     createTime: r.create_time,
     updateTime: r.update_time,
+    expireTime: r.expire_time,
+    notBeforeTime: r.not_before_time,
+    seq: r.seq,
   };
 }
 
@@ -168,6 +199,8 @@ interface QueuedWrite {
 export class Store {
   readonly db: Db;
   readonly path: string;
+  /** The spend ledger on the same database; use it inside write(). */
+  readonly ledger: Ledger;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
 
@@ -186,6 +219,7 @@ export class Store {
   private constructor(db: Db, path: string) {
     this.db = db;
     this.path = path;
+    this.ledger = new Ledger(db);
   }
 
   /** Opens and migrates the database file at `path`. */
@@ -322,29 +356,67 @@ export class Store {
    * exist without its record. Throws SQLITE_CONSTRAINT_UNIQUE when the caller's request_id is already recorded.
    */
   insertSignRequest(r: NewSignRequest): void {
-    this
-      .stmt(
-        `INSERT INTO sign_requests (id, caller, request_id, wallet_id, kind, payload_hash, effects, verdict, rule, policy_version, policy_hash,
-           state, error_reason, error_message, error_metadata, create_time, update_time)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(r.id, r.caller, r.requestId, r.walletId, r.kind, r.payloadHash, r.effects, r.verdict, r.rule, r.policyVersion, r.policyHash,
-        r.state, r.error?.reason ?? null, r.error?.message ?? null, r.error ? JSON.stringify(r.error.metadata) : null, r.time, r.time);
+    this.stmt(
+      `INSERT INTO sign_requests (id, caller, request_id, wallet_id, kind, payload_hash, payload, effects, verdict, delay_seconds, rule, detail, matched,
+         policy_version, policy_hash, state, error_reason, error_message, error_metadata, create_time, update_time, expire_time, not_before_time)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(r.id, r.caller, r.requestId, r.walletId, r.kind, r.payloadHash, r.payload ? Buffer.from(r.payload) : null, r.effects, r.verdict,
+      r.delaySeconds ?? 0, r.rule, r.detail ?? null, r.matched ?? null, r.policyVersion, r.policyHash, r.state, r.error?.reason ?? null,
+      r.error?.message ?? null, r.error ? JSON.stringify(r.error.metadata) : null, r.time, r.time, r.expireTime ?? null, r.notBeforeTime ?? null);
+  }
+
+  /**
+   * Moves a request from one of `from` to state `to` (with an error for the final states other than SIGNED), and
+   * releases its reservation when it ends unsigned. Returns false when the request was not in one of `from`.
+   */
+  transition(id: string, from: readonly SignState[], to: SignState, time: string, error?: { reason: string; message: string; metadata: Record<string, string> }): boolean {
+    const placeholders = from.map(() => '?').join(', ');
+    const res = this.stmt(
+      `UPDATE sign_requests SET state = ?, error_reason = COALESCE(?, error_reason), error_message = COALESCE(?, error_message),
+         error_metadata = COALESCE(?, error_metadata), update_time = ?, payload = CASE WHEN ? THEN NULL ELSE payload END
+       WHERE id = ? AND state IN (${placeholders})`,
+    ).run(to, error?.reason ?? null, error?.message ?? null, error ? JSON.stringify(error.metadata) : null, time, FINAL_STATES.includes(to) ? 1 : 0, id, ...from);
+    if (res.changes !== 1) return false;
+    if (to === 'CANCELLED' || to === 'EXPIRED' || to === 'FAILED' || to === 'REFUSED') this.ledger.release(id);
+    return true;
+  }
+
+  /** Pending requests whose expiry is at or before `time`. */
+  expiredPending(time: string, limit = 500): string[] {
+    return (this.stmt(`SELECT id FROM sign_requests WHERE state = 'PENDING' AND expire_time <= ? ORDER BY expire_time LIMIT ?`).all(time, limit) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** Sign requests newest first, optionally of one wallet, state or caller, after the position `beforeSeq`. */
+  listSignRequests(opts: { walletId?: string | undefined; state?: SignState | undefined; caller?: string | undefined; beforeSeq: number; limit: number }): SignRequestRecord[] {
+    const where = ['seq < ?'];
+    const args: (string | number)[] = [opts.beforeSeq];
+    if (opts.walletId) {
+      where.push('wallet_id = ?');
+      args.push(opts.walletId);
+    }
+    if (opts.state) {
+      where.push('state = ?');
+      args.push(opts.state);
+    }
+    if (opts.caller) {
+      where.push('caller = ?');
+      args.push(opts.caller);
+    }
+    args.push(opts.limit);
+    return (this.stmt(`SELECT * FROM sign_requests WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as SignRequestRow[]).map(signRequestFromRow);
   }
 
   /** Marks a SIGNING request SIGNED with the response returned to the caller (and to any retry). */
   completeSignRequest(id: string, response: Uint8Array, time: string): void {
     const res = this
-      .stmt(`UPDATE sign_requests SET state = 'SIGNED', response = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
+      .stmt(`UPDATE sign_requests SET state = 'SIGNED', response = ?, payload = NULL, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
       .run(Buffer.from(response), time, id);
     if (res.changes !== 1) throw new Error(`sign request ${id} is not in state SIGNING`);
   }
 
-  /** Marks a SIGNING request FAILED (nothing was returned to the caller). */
+  /** Marks a SIGNING request FAILED (nothing was returned to the caller) and releases its reservation. */
   failSignRequest(id: string, error: { reason: string; message: string; metadata: Record<string, string> }, time: string): void {
-    this
-      .stmt(`UPDATE sign_requests SET state = 'FAILED', error_reason = ?, error_message = ?, error_metadata = ?, update_time = ? WHERE id = ? AND state = 'SIGNING'`)
-      .run(error.reason, error.message, JSON.stringify(error.metadata), time, id);
+    this.transition(id, ['SIGNING'], 'FAILED', time, error);
   }
 
   /**
@@ -364,7 +436,7 @@ export class Store {
     const rows = (walletId
       ? this.stmt('SELECT state, COUNT(*) AS n FROM sign_requests WHERE wallet_id = ? GROUP BY state').all(walletId)
       : this.stmt('SELECT state, COUNT(*) AS n FROM sign_requests GROUP BY state').all()) as { state: SignState; n: number }[];
-    const out: Record<SignState, number> = { SIGNING: 0, SIGNED: 0, REFUSED: 0, FAILED: 0 };
+    const out: Record<SignState, number> = { PENDING: 0, SIGNING: 0, SIGNED: 0, REFUSED: 0, FAILED: 0, CANCELLED: 0, EXPIRED: 0 };
     for (const r of rows) out[r.state] = r.n;
     return out;
   }

@@ -14,6 +14,7 @@ import { Chain, createWaiaasClient, credentialsFromFiles } from '../clients/ts/s
 import { createTestToken } from '../test/support/softhsm.ts';
 import { createSvm, latestBlockhash, unsignedSolTransfer } from '../test/support/litesvm.ts';
 import { unsignedEip1559 } from '../test/support/evm.ts';
+import { nativeTransferPolicy } from '../test/support/policies.ts';
 import { removeState, startServer } from '../test/support/server.ts';
 import { benchHsm } from './hsm.ts';
 import { runLoad, type LoadResult } from './load.ts';
@@ -50,8 +51,8 @@ async function main(): Promise<void> {
   const evm = (await agent.wallets.createWallet({ chain: Chain.EVM })).wallet!;
   const solTo = getAddressDecoder().decode(randomBytes(32));
   const evmTo = '0x1111111111111111111111111111111111111111';
-  await owner.policies.setPolicy({ walletId: sol.walletId, policy: { allowedRecipients: [solTo], maxNativePerTransaction: '1000000000' } });
-  await owner.policies.setPolicy({ walletId: evm.walletId, policy: { allowedRecipients: [evmTo], maxNativePerTransaction: '1000000000' } });
+  await owner.policies.setPolicy({ walletId: sol.walletId, policy: { document: nativeTransferPolicy([solTo], '1000000000') } });
+  await owner.policies.setPolicy({ walletId: evm.walletId, policy: { document: nativeTransferPolicy([evmTo], '1000000000') } });
   // Requests are built before measuring so the figures are the server's, not the load generator's encoding work.
   const blockhash = latestBlockhash(createSvm());
   const solTxs = Array.from({ length: 2048 }, (_, i) => unsignedSolTransfer({ from: sol.address, to: solTo, lamports: BigInt(i + 1), blockhash }));

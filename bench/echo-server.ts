@@ -10,7 +10,8 @@ import { Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grpcServiceDefinition } from '../clients/ts/src/definition.ts';
-import { SignerService, SignSolanaTransactionResponseSchema, Verdict } from '../gen/waiaas/v1/signer_pb.js';
+import { Verdict } from '../gen/waiaas/v1/effects_pb.js';
+import { SignerService, SignSolanaTransactionResponseSchema } from '../gen/waiaas/v1/signer_pb.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: node bench/echo-server.ts STATE_DIR');

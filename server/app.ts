@@ -14,6 +14,8 @@ import type { CallHooks } from './grpc/bind.ts';
 import { addReflection } from './grpc/reflection.ts';
 import type { Logger } from './log.ts';
 import { PolicyService } from './policies/policies.ts';
+import { SignRequestEvents } from './signer/events.ts';
+import { SignRequestService } from './signer/requests.ts';
 import { createSigner } from './signer/signer.ts';
 import { Store } from './store/store.ts';
 import { CURVE_OF, WalletService } from './wallets/wallets.ts';
@@ -44,7 +46,22 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
 
     const wallets = new WalletService({ hsm, store, log });
     const policies = new PolicyService({ store, wallets, log });
-    const signer = createSigner({ hsm, store, wallets, policies, log });
+    const events = new SignRequestEvents();
+    const signer = createSigner({ hsm, store, wallets, policies, events, log });
+    const requests = new SignRequestService({ store, events, log });
+    // Pending requests expire on time even when nobody asks about them; old ledger buckets are pruned daily.
+    const sweep = async (): Promise<void> => {
+      try {
+        await requests.expire();
+      } catch (err) {
+        log.error({ err }, 'could not expire pending sign requests');
+      }
+    };
+    await sweep();
+    const sweeper = setInterval(() => void sweep(), 5_000);
+    const pruner = setInterval(() => void store.write(() => store.ledger.prune(Date.now())).catch((err: unknown) => log.error({ err }, 'ledger prune failed')), 86_400_000);
+    sweeper.unref();
+    pruner.unref();
 
     let inflight = 0;
     let draining = false;
@@ -63,7 +80,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
     });
-    bindApi(server, { wallets, policies, signer }, hooks);
+    bindApi(server, { wallets, policies, signer, requests }, hooks);
     health.addToServer(server);
     addReflection(server, API_SERVICES);
 
@@ -85,6 +102,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         draining = true;
+        clearInterval(sweeper);
+        clearInterval(pruner);
         health.setStatus('', 'NOT_SERVING');
         for (const s of API_SERVICES) health.setStatus(s.typeName, 'NOT_SERVING');
         log.info({ inflight }, 'shutting down: draining in-flight calls');

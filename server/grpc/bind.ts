@@ -1,10 +1,11 @@
 /**
- * Registers protobuf-es services on a grpc-js server. Each unary handler is an async function from the decoded
- * request and a CallContext (the caller's identity, a child logger, a cancellation signal) to the response's init
- * shape; every thrown error is turned into a status by grpc/status.ts, the only place that does so.
+ * Registers protobuf-es services on a grpc-js server. A unary handler is an async function from the decoded request
+ * and a CallContext (the caller's identity, a child logger, a cancellation signal) to the response's init shape; a
+ * server-streaming handler is an async generator of them. Every thrown error is turned into a status by
+ * grpc/status.ts, the only place that does so.
  */
 import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import type { sendUnaryData, Server, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, Server, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { grpcServiceDefinition, type AnyService } from '../../clients/ts/src/definition.ts';
 import type { Logger } from '../log.ts';
 import { identityFromCertificate, type Identity } from './identity.ts';
@@ -28,8 +29,16 @@ export type UnaryHandler<M extends DescMethod> = (
   ctx: CallContext,
 ) => Promise<MessageInitShape<M['output']>>;
 
+/** An async generator handler for a server-streaming method M. */
+export type StreamHandler<M extends DescMethod> = (
+  request: MessageShape<M['input']>,
+  ctx: CallContext,
+) => AsyncIterable<MessageInitShape<M['output']>>;
+
 /** One handler per method of service S, keyed by the method's localName. */
-export type ServiceHandlers<S extends AnyService> = { [K in keyof S['method']]: UnaryHandler<S['method'][K]> };
+export type ServiceHandlers<S extends AnyService> = {
+  [K in keyof S['method']]: S['method'][K]['methodKind'] extends 'server_streaming' ? StreamHandler<S['method'][K]> : UnaryHandler<S['method'][K]>;
+};
 
 /** Hooks the server gives every call: counts in-flight calls for graceful shutdown. */
 export interface CallHooks {
@@ -40,19 +49,54 @@ export interface CallHooks {
   leave(method: string): void;
 }
 
-/** Adds `service` with `handlers` to `server`. Only unary methods are supported for now. */
+/** Adds `service` with `handlers` to `server`. Unary and server-streaming methods are supported. */
 export function bindService<S extends AnyService>(server: Server, service: S, handlers: ServiceHandlers<S>, hooks: CallHooks): void {
   const impl: UntypedServiceImplementation = {};
   for (const method of service.methods) {
-    if (method.methodKind !== 'unary') throw new Error(`bindService: ${method.name} is ${method.methodKind}; only unary is supported`);
-    const handler = (handlers as Record<string, UnaryHandler<DescMethod>>)[method.localName];
+    const handler = (handlers as Record<string, unknown>)[method.localName];
     if (!handler) throw new Error(`bindService: no handler for ${service.typeName}.${method.name}`);
     const fullName = `${service.typeName}/${method.name}`;
-    impl[method.localName] = (call: ServerUnaryCall<MessageShape<DescMethod['input']>, unknown>, callback: sendUnaryData<unknown>) => {
-      void runUnary(method, fullName, handler, call, callback, hooks);
-    };
+    if (method.methodKind === 'unary') {
+      impl[method.localName] = (call: ServerUnaryCall<MessageShape<DescMethod['input']>, unknown>, callback: sendUnaryData<unknown>) => {
+        void runUnary(method, fullName, handler as UnaryHandler<DescMethod>, call, callback, hooks);
+      };
+    } else if (method.methodKind === 'server_streaming') {
+      impl[method.localName] = (call: ServerWritableStream<MessageShape<DescMethod['input']>, unknown>) => {
+        void runStream(method, fullName, handler as StreamHandler<DescMethod>, call, hooks);
+      };
+    } else {
+      throw new Error(`bindService: ${method.name} is ${method.methodKind}; only unary and server streaming are supported`);
+    }
   }
   server.addService(grpcServiceDefinition(service), impl);
+}
+
+async function runStream(
+  method: DescMethod,
+  fullName: string,
+  handler: StreamHandler<DescMethod>,
+  call: ServerWritableStream<MessageShape<DescMethod['input']>, unknown>,
+  hooks: CallHooks,
+): Promise<void> {
+  const abort = new AbortController();
+  call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
+  let log = hooks.log.child({ method: fullName });
+  let entered = false;
+  try {
+    hooks.enter(fullName);
+    entered = true;
+    const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
+    log = log.child({ caller: identity.uri });
+    for await (const out of handler(call.request, { identity, log, signal: abort.signal, method: fullName })) {
+      if (abort.signal.aborted) break;
+      call.write(create(method.output, out));
+    }
+    if (!abort.signal.aborted) call.end();
+  } catch (err) {
+    if (!abort.signal.aborted) call.emit('error', toServiceError(err, log, fullName));
+  } finally {
+    if (entered) hooks.leave(fullName);
+  }
 }
 
 async function runUnary(

@@ -1,22 +1,18 @@
 /**
- * The signing path. For every request: validate, find the wallet, decode the exact bytes into effects, let the
- * policy engine decide, commit the decision (state SIGNING) to the store, sign on the HSM (which verifies every
- * signature against the key before returning it), commit the outcome with the response, and only then answer. A retry with the same
- * request_id is answered from the record and never signs twice. If the store or the HSM cannot be used, nothing is
- * signed (or, when the outcome cannot be recorded, nothing signed is returned).
+ * The signing path. For every request: validate, find the wallet, decode the exact bytes into effects, then in ONE
+ * store write transaction read the spend ledger, let the policy engine decide, record the decision and take the
+ * spend reservation; then sign on the HSM (which verifies every signature before returning it), commit the outcome,
+ * and only then answer. DELAY and APPROVAL requests are recorded PENDING with their payload and reservation and wait
+ * (the owner workflow decides them). A retry with the same request_id is answered from the record and never signs
+ * twice. If the store or the HSM cannot be used, nothing is signed (or, when the outcome cannot be recorded,
+ * nothing signed is returned).
  */
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import type { Hsm } from '../../hsm/index.ts';
-import {
-  SignEvmTransactionResponseSchema,
-  SignSolanaTransactionResponseSchema,
-  type SignEvmTransactionResponse,
-  type SignSolanaTransactionResponse,
-  Verdict as ProtoVerdict,
-} from '../../gen/waiaas/v1/signer_pb.js';
-import { assembleEvmTransaction, decodeEvmTransaction, evmEffects } from '../chains/evm/index.ts';
-import { assembleSolanaTransaction, decodeSolanaTransaction, signerIndex, solanaEffects } from '../chains/solana/index.ts';
+import { SignPayloadSchema, SignResultSchema, type SignPayload } from '../../gen/waiaas/v1/sign_request_pb.js';
+import { assembleEvmTransaction, decodeEip712, decodeEvmPersonalMessage, decodeEvmTransaction, evmEffects } from '../chains/evm/index.ts';
+import { assembleSolanaTransaction, decodeSolanaMessage, decodeSolanaTransaction, signerIndex, solanaEffects } from '../chains/solana/index.ts';
 import { requireDeps } from '../deps.ts';
 import { WaiaasError } from '../errors/error.ts';
 import { fromHsmError, fromStoreError } from '../errors/map.ts';
@@ -24,9 +20,11 @@ import { checkRequestId, newSignRequestId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyService } from '../policies/policies.ts';
 import type { Effects } from '../policy/effects.ts';
-import { evaluate, type Verdict } from '../policy/evaluate.ts';
-import type { Store, StoredChain, WalletRecord } from '../store/store.ts';
+import { evaluate, usageNeeds, type CompiledPolicy, type Decision, type UsageSnapshot } from '../policy/evaluate.ts';
+import { COUNT_ASSET } from '../store/ledger.ts';
+import type { SignRequestRecord, Store, StoredChain, WalletRecord } from '../store/store.ts';
 import type { WalletService } from '../wallets/wallets.ts';
+import type { SignRequestEvents } from './events.ts';
 
 /** Dependencies of the signer; construction fails if one is missing. */
 export interface SignerDeps {
@@ -34,235 +32,134 @@ export interface SignerDeps {
   store: Store;
   wallets: WalletService;
   policies: PolicyService;
+  events: SignRequestEvents;
   log: Logger;
   clock?: () => Date;
 }
 
 /** Creates the signer, checking its wiring. */
 export function createSigner(deps: SignerDeps): Signer {
-  requireDeps('Signer', deps, ['hsm', 'store', 'wallets', 'policies', 'log']);
+  requireDeps('Signer', deps, ['hsm', 'store', 'wallets', 'policies', 'events', 'log']);
   return new Signer({ clock: () => new Date(), ...deps });
 }
 
-/** What a chain-specific request contributes to the common path. */
-interface Prepared<T> {
-  effects: Effects;
-  /** Signs on the HSM and builds the response (without sign_request_id/verdict/policy_hash, which the core fills). */
-  sign(): Promise<T>;
-}
+/** The kinds of payload, as recorded. */
+export type PayloadKind = NonNullable<SignPayload['payload']['case']>;
 
-interface Job<S extends DescMessage> {
-  kind: 'solana_transaction' | 'evm_transaction';
-  chain: StoredChain;
-  walletId: string;
-  requestId: string;
-  caller: string;
-  /** Every byte of the request that matters, for the request_id reuse check. */
-  payload: Uint8Array[];
-  schema: S;
-  prepare(wallet: WalletRecord): Prepared<MessageShape<S>>;
-}
-
-const PROTO_VERDICT: Record<Verdict, ProtoVerdict> = {
-  INSTANT: ProtoVerdict.INSTANT,
-  NOTIFY: ProtoVerdict.NOTIFY,
-  DELAY: ProtoVerdict.DELAY,
-  APPROVAL: ProtoVerdict.APPROVAL,
-  DENY: ProtoVerdict.DENY,
+const RECORD_KIND: Record<PayloadKind, string> = {
+  solanaTransaction: 'solana_transaction',
+  evmTransaction: 'evm_transaction',
+  evmMessage: 'evm_message',
+  evmTypedData: 'evm_typed_data',
+  solanaMessage: 'solana_message',
 };
 
-/** Signs Solana and EVM transactions for wallets, under their policies. */
-export class Signer {
-  private readonly deps: Required<SignerDeps>;
-  /** Requests in flight by caller + request_id: a concurrent retry waits for the first answer. */
-  private readonly inflight = new Map<string, { payloadHash: string; done: Promise<unknown> }>();
+const CHAIN_OF: Record<PayloadKind, StoredChain> = {
+  solanaTransaction: 'solana',
+  solanaMessage: 'solana',
+  evmTransaction: 'evm',
+  evmMessage: 'evm',
+  evmTypedData: 'evm',
+};
 
-  constructor(deps: Required<SignerDeps>) {
-    this.deps = deps;
-  }
+/** A payload decoded for one wallet: its effects, and how to sign it. */
+export interface Prepared {
+  effects: Effects;
+  /** Signs on the HSM and returns what the caller gets back. */
+  sign(): Promise<MessageInitShape<typeof SignResultSchema>>;
+}
 
-  /** Signs a Solana wire transaction in the wallet's signer slot. */
-  signSolanaTransaction(input: { walletId: string; transaction: Uint8Array; requestId: string; caller: string }): Promise<SignSolanaTransactionResponse> {
-    return this.run({
-      kind: 'solana_transaction',
-      chain: 'solana',
-      walletId: input.walletId,
-      requestId: input.requestId,
-      caller: input.caller,
-      payload: [input.transaction],
-      schema: SignSolanaTransactionResponseSchema,
-      prepare: (wallet) => {
-        const tx = decodeSolanaTransaction(input.transaction);
-        const index = signerIndex(tx, wallet.address);
-        return {
-          effects: solanaEffects(tx, wallet.address),
-          sign: async () => {
-            // The HSM layer verifies every signature against the key's public key before returning it; start-up
-            // checked that key is the wallet's.
-            const signature = await this.hsmCall(() => this.deps.hsm.signEd25519(wallet.keyId, tx.messageBytes));
-            return create(SignSolanaTransactionResponseSchema, {
-              signedTransaction: assembleSolanaTransaction(tx, index, signature),
-              signature,
-              signerAddress: wallet.address,
-            });
-          },
-        };
-      },
-    });
-  }
+/** A request as submitted to the signer. */
+export interface SignInput {
+  walletId: string;
+  payload: SignPayload;
+  requestId: string;
+  caller: string;
+}
 
-  /** Signs an unsigned EVM transaction for `chainId`. */
-  signEvmTransaction(input: { walletId: string; unsignedTransaction: Uint8Array; chainId: bigint; requestId: string; caller: string }): Promise<SignEvmTransactionResponse> {
-    return this.run({
-      kind: 'evm_transaction',
-      chain: 'evm',
-      walletId: input.walletId,
-      requestId: input.requestId,
-      caller: input.caller,
-      payload: [input.unsignedTransaction, new TextEncoder().encode(input.chainId.toString())],
-      schema: SignEvmTransactionResponseSchema,
-      prepare: (wallet) => {
-        if (input.chainId === 0n) {
-          throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'chain_id is required', { metadata: { field: 'chain_id' } });
-        }
-        const tx = decodeEvmTransaction(input.unsignedTransaction, input.chainId);
-        return {
-          effects: evmEffects(tx),
-          sign: async () => {
-            // The HSM layer checks the signature against the key's public key before it returns it.
-            const sig = await this.hsmCall(() => this.deps.hsm.signSecp256k1(wallet.keyId, tx.signingHash));
-            const { signed, hash } = assembleEvmTransaction(tx, { r: sig.r, s: sig.s, yParity: sig.recovery });
-            return create(SignEvmTransactionResponseSchema, {
-              signedTransaction: signed,
-              transactionHash: hash,
-              signature: { r: sig.r, s: sig.s, yParity: sig.recovery },
-              signerAddress: wallet.address,
-            });
-          },
-        };
-      },
-    });
-  }
-
-  private async hsmCall<T>(fn: () => Promise<T>): Promise<T> {
+/** Decodes `payload` for `wallet`; throws a WaiaasError for anything malformed. */
+export function preparePayload(payload: SignPayload, wallet: WalletRecord, hsm: SignerDeps['hsm']): Prepared {
+  const p = payload.payload;
+  const hsmCall = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
       throw fromHsmError(err);
     }
+  };
+  switch (p.case) {
+    case 'solanaTransaction': {
+      const tx = decodeSolanaTransaction(p.value);
+      const index = signerIndex(tx, wallet.address);
+      return {
+        effects: solanaEffects(tx, wallet.address),
+        sign: async () => {
+          const signature = await hsmCall(() => hsm.signEd25519(wallet.keyId, tx.messageBytes));
+          return { signedTransaction: assembleSolanaTransaction(tx, index, signature), signature };
+        },
+      };
+    }
+    case 'evmTransaction': {
+      if (p.value.chainId === 0n) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'chain_id is required', { metadata: { field: 'chain_id' } });
+      const tx = decodeEvmTransaction(p.value.unsignedTransaction, p.value.chainId);
+      return {
+        effects: evmEffects(tx),
+        sign: async () => {
+          const sig = await hsmCall(() => hsm.signSecp256k1(wallet.keyId, tx.signingHash));
+          const { signed, hash } = assembleEvmTransaction(tx, { r: sig.r, s: sig.s, yParity: sig.recovery });
+          return { signedTransaction: signed, transactionHash: hash, signature: concat(sig.r, sig.s), yParity: sig.recovery };
+        },
+      };
+    }
+    case 'evmMessage':
+    case 'evmTypedData': {
+      const decoded = p.case === 'evmMessage' ? decodeEvmPersonalMessage(p.value) : decodeEip712(p.value);
+      return {
+        effects: decoded.effects,
+        sign: async () => {
+          const sig = await hsmCall(() => hsm.signSecp256k1(wallet.keyId, decoded.digest));
+          return { signature: concat(sig.r, sig.s, new Uint8Array([27 + sig.recovery])), yParity: sig.recovery, digest: decoded.digest };
+        },
+      };
+    }
+    case 'solanaMessage': {
+      const decoded = decodeSolanaMessage(p.value);
+      return {
+        effects: decoded.effects,
+        sign: async () => {
+          const signature = await hsmCall(() => hsm.signEd25519(wallet.keyId, decoded.messageBytes));
+          return { signature, signedMessage: decoded.messageBytes };
+        },
+      };
+    }
+    default:
+      throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'payload is required', { metadata: { field: 'payload' } });
   }
+}
 
-  /** The common path of every sign RPC; see the module comment. */
-  private async run<S extends DescMessage>(job: Job<S>): Promise<MessageShape<S>> {
-    const requestId = checkRequestId(job.requestId);
-    const wallet = this.deps.wallets.get(job.walletId);
-    if (wallet.chain !== job.chain) {
-      throw new WaiaasError('WAIAAS_WALLET_CHAIN_MISMATCH', `wallet ${wallet.walletId} is a ${wallet.chain} wallet`, {
-        metadata: { wallet_id: wallet.walletId, wallet_chain: wallet.chain, request_chain: job.chain },
-      });
-    }
-    const payloadHash = hashPayload(job.kind, wallet.walletId, job.payload);
-    if (requestId === null) return this.execute(job, wallet, null, payloadHash);
-
-    const key = `${job.caller}\n${requestId}`;
-    const running = this.inflight.get(key);
-    if (running) {
-      if (running.payloadHash !== payloadHash) throw reused(requestId);
-      await running.done.catch(() => undefined);
-    }
-    const previous = this.readStore(() => this.deps.store.getSignRequestByRequestId(job.caller, requestId));
-    if (previous) {
-      if (previous.payloadHash !== payloadHash) throw reused(requestId);
-      if (previous.state === 'SIGNED' && previous.response) return fromBinary(job.schema, previous.response);
-      throw new WaiaasError((previous.errorReason ?? 'WAIAAS_INTERNAL') as WaiaasError['reason'], previous.errorMessage ?? undefined, {
-        metadata: previous.errorMetadata ?? {},
-      });
-    }
-    const done = this.execute(job, wallet, requestId, payloadHash);
-    this.inflight.set(key, { payloadHash, done });
-    try {
-      return await done;
-    } finally {
-      this.inflight.delete(key);
-    }
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
   }
+  return out;
+}
 
-  private readStore<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw fromStoreError(err);
-    }
-  }
+/** Reads the ledger windows a policy needs (inside the caller's transaction). */
+export function usageSnapshot(store: Store, walletId: string, policy: CompiledPolicy | null, nowMs: number): UsageSnapshot {
+  const needs = usageNeeds(policy);
+  const spent = new Map<string, bigint>();
+  for (const n of needs.spend) spent.set(`${n.asset}|${n.windowSeconds}`, store.ledger.total(walletId, n.asset, n.windowSeconds, nowMs));
+  const counts = new Map<number, number>();
+  for (const w of needs.counts) counts.set(w, Number(store.ledger.total(walletId, COUNT_ASSET, w, nowMs)));
+  return { spent, counts, lastSignedAt: needs.lastSigned ? store.ledger.lastSigned(walletId) : null };
+}
 
-  private async execute<S extends DescMessage>(job: Job<S>, wallet: WalletRecord, requestId: string | null, payloadHash: string): Promise<MessageShape<S>> {
-    const { store, log, clock } = this.deps;
-    const id = newSignRequestId();
-    const base = { id, caller: job.caller, requestId, walletId: wallet.walletId, kind: job.kind, payloadHash, time: clock().toISOString() };
-
-    let prepared: Prepared<MessageShape<S>>;
-    try {
-      prepared = job.prepare(wallet);
-    } catch (err) {
-      const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_TX_MALFORMED', undefined, { cause: err });
-      await this.record({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e) });
-      throw e;
-    }
-
-    const policy = this.readStore(() => this.deps.policies.current(wallet.walletId));
-    const decision = evaluate(prepared.effects, policy, { now: clock() });
-    const decided = {
-      ...base,
-      effects: effectsJson(prepared.effects),
-      verdict: decision.verdict,
-      rule: decision.rule,
-      policyVersion: decision.policyVersion,
-      policyHash: decision.policyHash,
-    };
-    if (decision.verdict !== 'INSTANT' && decision.verdict !== 'NOTIFY') {
-      // DELAY and APPROVAL need the owner workflow, which does not exist yet: they are refused, never signed.
-      const e = new WaiaasError('WAIAAS_POLICY_DENIED', decision.detail, {
-        metadata: { verdict: decision.verdict, rule: decision.rule, policy_hash: decision.policyHash ?? '', sign_request_id: id },
-      });
-      await this.record({ ...decided, state: 'REFUSED', error: errorRecord(e) });
-      log.info({ signRequestId: id, walletId: wallet.walletId, verdict: decision.verdict, rule: decision.rule }, 'sign request denied');
-      throw e;
-    }
-
-    // Commit the decision before the HSM is asked: no signature can exist without this record.
-    await this.record({ ...decided, state: 'SIGNING' });
-    let response: MessageShape<S>;
-    try {
-      response = await prepared.sign();
-    } catch (err) {
-      const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_INTERNAL', undefined, { cause: err });
-      try {
-        await store.write(() => store.failSignRequest(id, errorRecord(e), clock().toISOString()));
-      } catch (storeErr) {
-        log.error({ signRequestId: id, err: storeErr }, 'could not record a failed sign request');
-      }
-      throw e;
-    }
-    const full = { ...response, signRequestId: id, verdict: PROTO_VERDICT[decision.verdict], policyHash: decision.policyHash ?? '' } as MessageShape<S>;
-    try {
-      const bytes = toBinary(job.schema, full);
-      await store.write(() => store.completeSignRequest(id, bytes, clock().toISOString()));
-    } catch (err) {
-      // The signature was made but cannot be recorded: it is dropped here, never returned (fail closed).
-      throw fromStoreError(err);
-    }
-    log.info({ signRequestId: id, walletId: wallet.walletId, verdict: decision.verdict, kind: job.kind }, 'signed');
-    return full;
-  }
-
-  private async record(r: Parameters<Store['insertSignRequest']>[0]): Promise<void> {
-    try {
-      await this.deps.store.write(() => this.deps.store.insertSignRequest(r));
-    } catch (err) {
-      if (r.requestId !== null && isUniqueViolation(err)) throw reused(r.requestId);
-      throw fromStoreError(err);
-    }
-  }
+/** Effects as JSON for the record (bigints as decimal strings). */
+export function effectsJson(effects: Effects): string {
+  return JSON.stringify(effects, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 function reused(requestId: string): WaiaasError {
@@ -277,13 +174,188 @@ function errorRecord(e: WaiaasError): { reason: string; message: string; metadat
   return { reason: e.reason, message: e.message, metadata: e.metadata };
 }
 
-function hashPayload(kind: string, walletId: string, parts: Uint8Array[]): string {
-  const h = createHash('sha256').update(kind).update('\0').update(walletId);
-  for (const p of parts) h.update('\0').update(String(p.length)).update('\0').update(p);
-  return h.digest('hex');
+/** The error a DENY decision is answered with. */
+export function denial(decision: Decision, signRequestId: string): WaiaasError {
+  return new WaiaasError('WAIAAS_POLICY_DENIED', decision.detail, {
+    metadata: {
+      verdict: decision.verdict,
+      rule: decision.rule,
+      policy_hash: decision.policyHash ?? '',
+      sign_request_id: signRequestId,
+      matched_rules: decision.matched.map((m) => `${m.name}:${m.verdict}`).join(','),
+    },
+  });
 }
 
-/** Effects as JSON for the record (bigints as decimal strings). */
-export function effectsJson(effects: Effects): string {
-  return JSON.stringify(effects, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** Signs payloads for wallets, under their policies. */
+export class Signer {
+  private readonly deps: Required<SignerDeps>;
+  /** Requests in flight by caller + request_id: a concurrent retry waits for the first answer. */
+  private readonly inflight = new Map<string, { payloadHash: string; done: Promise<unknown> }>();
+
+  constructor(deps: Required<SignerDeps>) {
+    this.deps = deps;
+  }
+
+  /**
+   * Submits a request. Resolves with its record: SIGNED (with the result in `response`) or PENDING. A DENY, bad
+   * input, or an unusable HSM or store rejects with the WaiaasError to answer with.
+   */
+  async submit(input: SignInput): Promise<SignRequestRecord> {
+    const kind = input.payload.payload.case;
+    if (kind === undefined) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'payload is required', { metadata: { field: 'payload' } });
+    const requestId = checkRequestId(input.requestId);
+    const wallet = this.deps.wallets.get(input.walletId);
+    if (wallet.chain !== CHAIN_OF[kind]) {
+      throw new WaiaasError('WAIAAS_WALLET_CHAIN_MISMATCH', `wallet ${wallet.walletId} is a ${wallet.chain} wallet`, {
+        metadata: { wallet_id: wallet.walletId, wallet_chain: wallet.chain, request_chain: CHAIN_OF[kind] },
+      });
+    }
+    const payloadBytes = toBinary(SignPayloadSchema, input.payload);
+    const payloadHash = createHash('sha256').update(wallet.walletId).update('\0').update(payloadBytes).digest('hex');
+    if (requestId === null) return this.execute(input, wallet, null, payloadBytes, payloadHash);
+
+    const key = `${input.caller}\n${requestId}`;
+    const running = this.inflight.get(key);
+    if (running) {
+      if (running.payloadHash !== payloadHash) throw reused(requestId);
+      await running.done.catch(() => undefined);
+    }
+    const previous = this.read(() => this.deps.store.getSignRequestByRequestId(input.caller, requestId));
+    if (previous) {
+      if (previous.payloadHash !== payloadHash) throw reused(requestId);
+      if (previous.state === 'SIGNED' || previous.state === 'PENDING') return previous;
+      throw new WaiaasError((previous.errorReason ?? 'WAIAAS_INTERNAL') as WaiaasError['reason'], previous.errorMessage ?? undefined, { metadata: previous.errorMetadata ?? {} });
+    }
+    const done = this.execute(input, wallet, requestId, payloadBytes, payloadHash);
+    this.inflight.set(key, { payloadHash, done });
+    try {
+      return await done;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  /** Dry run: decodes and evaluates against the current (or a candidate) policy without signing or reserving. */
+  async evaluate(input: { walletId: string; payload: SignPayload; candidate?: CompiledPolicy }): Promise<{ effects: Effects; decision: Decision }> {
+    const wallet = this.deps.wallets.get(input.walletId);
+    const kind = input.payload.payload.case;
+    if (kind !== undefined && wallet.chain !== CHAIN_OF[kind]) {
+      throw new WaiaasError('WAIAAS_WALLET_CHAIN_MISMATCH', `wallet ${wallet.walletId} is a ${wallet.chain} wallet`, { metadata: { wallet_id: wallet.walletId } });
+    }
+    const prepared = preparePayload(input.payload, wallet, this.deps.hsm);
+    const policy = input.candidate ?? (await this.deps.policies.current(wallet.walletId));
+    const now = this.deps.clock();
+    const usage = this.read(() => usageSnapshot(this.deps.store, wallet.walletId, policy, now.getTime()));
+    return { effects: prepared.effects, decision: evaluate(prepared.effects, policy, usage, { now }) };
+  }
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw fromStoreError(err);
+    }
+  }
+
+  private async write<T>(fn: () => T, requestId: string | null): Promise<T> {
+    try {
+      return await this.deps.store.write(fn);
+    } catch (err) {
+      if (requestId !== null && isUniqueViolation(err)) throw reused(requestId);
+      throw fromStoreError(err);
+    }
+  }
+
+  private async execute(input: SignInput, wallet: WalletRecord, requestId: string | null, payloadBytes: Uint8Array, payloadHash: string): Promise<SignRequestRecord> {
+    const { store, log, clock, events } = this.deps;
+    const id = newSignRequestId();
+    const kind = RECORD_KIND[input.payload.payload.case!];
+    const base = { id, caller: input.caller, requestId, walletId: wallet.walletId, kind, payloadHash };
+
+    let prepared: Prepared;
+    try {
+      prepared = preparePayload(input.payload, wallet, this.deps.hsm);
+    } catch (err) {
+      const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_TX_MALFORMED', undefined, { cause: err });
+      const time = clock().toISOString();
+      await this.write(() => store.insertSignRequest({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time }), requestId);
+      throw e;
+    }
+    const policy = await this.deps.policies.current(wallet.walletId);
+
+    // Decision and reservation in one write transaction: concurrent requests see each other's reservations.
+    const decided = await this.write(() => {
+      const now = clock();
+      const usage = usageSnapshot(store, wallet.walletId, policy, now.getTime());
+      const decision = evaluate(prepared.effects, policy, usage, { now });
+      const time = now.toISOString();
+      const record = {
+        ...base,
+        effects: effectsJson(prepared.effects),
+        verdict: decision.verdict,
+        delaySeconds: decision.delaySeconds,
+        rule: decision.rule,
+        detail: decision.detail,
+        matched: JSON.stringify(decision.matched),
+        policyVersion: decision.policyVersion,
+        policyHash: decision.policyHash,
+        time,
+      };
+      if (decision.verdict === 'DENY') {
+        store.insertSignRequest({ ...record, state: 'REFUSED', error: errorRecord(denial(decision, id)) });
+      } else if (decision.verdict === 'DELAY' || decision.verdict === 'APPROVAL') {
+        const timeout = policy?.document.pendingTimeoutSeconds ?? 86_400;
+        store.insertSignRequest({
+          ...record,
+          state: 'PENDING',
+          payload: payloadBytes,
+          expireTime: new Date(now.getTime() + timeout * 1000).toISOString(),
+          notBeforeTime: decision.verdict === 'DELAY' ? new Date(now.getTime() + decision.delaySeconds * 1000).toISOString() : null,
+        });
+        store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
+      } else {
+        store.insertSignRequest({ ...record, state: 'SIGNING' });
+        store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
+        store.ledger.signed(wallet.walletId, now.getTime());
+      }
+      return decision;
+    }, requestId);
+
+    const logFields = { signRequestId: id, walletId: wallet.walletId, kind, verdict: decided.verdict, rule: decided.rule };
+    if (decided.verdict === 'DENY') {
+      log.info(logFields, 'sign request denied');
+      throw denial(decided, id);
+    }
+    if (decided.verdict === 'DELAY' || decided.verdict === 'APPROVAL') {
+      log.info(logFields, 'sign request pending');
+      const rec = this.read(() => store.getSignRequest(id))!;
+      events.changed(rec);
+      return rec;
+    }
+
+    let result: MessageInitShape<typeof SignResultSchema>;
+    try {
+      result = await prepared.sign();
+    } catch (err) {
+      const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_INTERNAL', undefined, { cause: err });
+      try {
+        await store.write(() => store.failSignRequest(id, errorRecord(e), clock().toISOString()));
+      } catch (storeErr) {
+        log.error({ signRequestId: id, err: storeErr }, 'could not record a failed sign request');
+      }
+      throw e;
+    }
+    const bytes = toBinary(SignResultSchema, create(SignResultSchema, result));
+    try {
+      await store.write(() => store.completeSignRequest(id, bytes, clock().toISOString()));
+    } catch (err) {
+      // The signature was made but cannot be recorded: it is dropped here, never returned (fail closed).
+      throw fromStoreError(err);
+    }
+    log.info(logFields, 'signed');
+    const rec = this.read(() => store.getSignRequest(id))!;
+    events.changed(rec);
+    return rec;
+  }
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Chain, WaiaasClientError, type WaiaasClient } from '../../clients/ts/src/index.ts';
 import { unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
+import { nativeTransferPolicy } from '../support/policies.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
 async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
@@ -38,7 +39,7 @@ describe('bad input', () => {
     const b = (await agent.wallets.createWallet({ chain: Chain.EVM })).wallet!;
     sol = { walletId: a.walletId, address: a.address };
     evm = { walletId: b.walletId, address: b.address };
-    await owner.policies.setPolicy({ walletId: sol.walletId, policy: { allowedRecipients: [recipient], maxNativePerTransaction: '1000000' } });
+    await owner.policies.setPolicy({ walletId: sol.walletId, policy: { document: nativeTransferPolicy([recipient], '1000000') } });
     validSol = unsignedSolTransfer({ from: sol.address, to: recipient, lamports: 10n, blockhash: latestBlockhash(createSvm()) });
   });
 

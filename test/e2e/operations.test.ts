@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Chain, WaiaasClientError } from '../../clients/ts/src/index.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
+import { nativeTransferPolicy } from '../support/policies.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 import { getAddressDecoder } from '@solana/kit';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +75,7 @@ describe('operations', () => {
     const owner = server.client('owner');
     const wallet = (await agent.wallets.createWallet({ chain: Chain.SOLANA })).wallet!;
     const recipient = getAddressDecoder().decode(randomBytes(32));
-    await owner.policies.setPolicy({ walletId: wallet.walletId, policy: { allowedRecipients: [recipient], maxNativePerTransaction: '1000' } });
+    await owner.policies.setPolicy({ walletId: wallet.walletId, policy: { document: nativeTransferPolicy([recipient], '1000') } });
     const blockhash = latestBlockhash(createSvm());
     const calls = Array.from({ length: 64 }, (_, i) =>
       agent.signer.signSolanaTransaction({
@@ -123,7 +124,7 @@ describe('operations', () => {
     const [wallet] = (await agent.wallets.listWallets({ chain: Chain.SOLANA })).wallets;
     expect(wallet).toBeDefined();
     const recipient = getAddressDecoder().decode(randomBytes(32));
-    await owner.policies.setPolicy({ walletId: wallet!.walletId, policy: { allowedRecipients: [recipient], maxNativePerTransaction: '1000' } });
+    await owner.policies.setPolicy({ walletId: wallet!.walletId, policy: { document: nativeTransferPolicy([recipient], '1000') } });
     const svm = createSvm();
     const res = await agent.signer.signSolanaTransaction({
       walletId: wallet!.walletId,

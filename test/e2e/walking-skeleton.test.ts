@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Chain, KeyAlgorithm, Verdict, WaiaasClientError, type WaiaasClient } from '../../clients/ts/src/index.ts';
 import { executeEvm, unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
+import { nativeTransferPolicy } from '../support/policies.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
 const randomSolanaAddress = (): string => getAddressDecoder().decode(randomBytes(32));
@@ -84,7 +85,7 @@ describe('walking skeleton', () => {
   });
 
   test('an agent may not set its own policy; an owner may', async () => {
-    const policy = { allowedRecipients: [SOL_RECIPIENT], maxNativePerTransaction: '5000000' };
+    const policy = { document: nativeTransferPolicy([SOL_RECIPIENT], 5_000_000n) };
     const err = await rejection(agent.policies.setPolicy({ walletId: solWallet.walletId, policy }));
     expect(err.code).toBe(status.PERMISSION_DENIED);
     expect(err.reason).toBe('WAIAAS_PERMISSION_DENIED');
@@ -93,18 +94,20 @@ describe('walking skeleton', () => {
     expect(set.policy?.policyHash).toMatch(/^[0-9a-f]{64}$/);
     const evm = await owner.policies.setPolicy({
       walletId: evmWallet.walletId,
-      policy: { allowedRecipients: [EVM_RECIPIENT.toUpperCase().replace('0X', '0x')], maxNativePerTransaction: '1000000000000000000' },
+      policy: { document: nativeTransferPolicy([EVM_RECIPIENT.toUpperCase().replace('0X', '0x')], '1000000000000000000') },
     });
-    expect(evm.policy?.allowedRecipients).toEqual([EVM_RECIPIENT]);
+    // Addresses are stored canonical: EVM lower-case.
+    expect(JSON.parse(evm.policy!.document).rules[0].recipients).toEqual([EVM_RECIPIENT]);
+    expect(evm.policy?.setBy).toBe('spiffe://waiaas/owner/dev-owner');
     const got = await agent.policies.getPolicy({ walletId: solWallet.walletId });
     expect(got.policy?.policyHash).toBe(set.policy?.policyHash);
   });
 
   test('a policy error names the field', async () => {
-    const err = await rejection(owner.policies.setPolicy({ walletId: solWallet.walletId, policy: { allowedRecipients: [SOL_RECIPIENT, 'nope'], maxNativePerTransaction: '1' } }));
+    const err = await rejection(owner.policies.setPolicy({ walletId: solWallet.walletId, policy: { document: nativeTransferPolicy([SOL_RECIPIENT, 'nope'], '1') } }));
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.reason).toBe('WAIAAS_POLICY_INVALID');
-    expect(err.metadata.field).toBe('policy.allowed_recipients[1]');
+    expect(err.metadata.field).toBe('policy.document.rules[0].recipients[1]');
   });
 
   test('a signed SOL transfer executes in litesvm and moves the balance', async () => {
@@ -140,12 +143,14 @@ describe('walking skeleton', () => {
     const e1 = await rejection(agent.signer.signSolanaTransaction({ walletId: solWallet.walletId, transaction: sol }));
     expect(e1.code).toBe(status.PERMISSION_DENIED);
     expect(e1.reason).toBe('WAIAAS_POLICY_DENIED');
-    expect(e1.metadata.rule).toBe('recipient-allowlist');
+    expect(e1.metadata.rule).toBe('default-deny');
+    expect(e1.message).toContain(`no rule allows System.Transfer: 1 of native to ${SOL_STRANGER}`);
     expect(e1.metadata.verdict).toBe('DENY');
     const evm = unsignedEip1559({ chainId: 1n, to: EVM_STRANGER, value: 1n, nonce: 1 });
     const e2 = await rejection(agent.signer.signEvmTransaction({ walletId: evmWallet.walletId, unsignedTransaction: evm, chainId: 1n }));
     expect(e2.reason).toBe('WAIAAS_POLICY_DENIED');
-    expect(e2.metadata.rule).toBe('recipient-allowlist');
+    expect(e2.metadata.rule).toBe('default-deny');
+    expect(e2.message).toContain(EVM_STRANGER);
   });
 
   test('an amount over the per-transaction limit is refused', async () => {
@@ -153,14 +158,16 @@ describe('walking skeleton', () => {
     const sol = unsignedSolTransfer({ from: solWallet.address, to: SOL_RECIPIENT, lamports: 5_000_001n, blockhash: latestBlockhash(svm) });
     const e = await rejection(agent.signer.signSolanaTransaction({ walletId: solWallet.walletId, transaction: sol }));
     expect(e.reason).toBe('WAIAAS_POLICY_DENIED');
-    expect(e.metadata.rule).toBe('native-amount-limit');
+    expect(e.metadata.rule).toBe('default-deny');
+    expect(e.message).toContain('5000001 of native');
   });
 
-  test('an EVM transaction with calldata is refused in this step', async () => {
-    const evm = unsignedEip1559({ chainId: 1n, to: EVM_RECIPIENT, value: 0n, nonce: 2, data: '0xa9059cbb' });
+  test('an EVM call no rule allows is refused', async () => {
+    const evm = unsignedEip1559({ chainId: 1n, to: EVM_RECIPIENT, value: 0n, nonce: 2, data: '0xdeadbeef00' });
     const e = await rejection(agent.signer.signEvmTransaction({ walletId: evmWallet.walletId, unsignedTransaction: evm, chainId: 1n }));
     expect(e.reason).toBe('WAIAAS_POLICY_DENIED');
-    expect(e.metadata.rule).toBe('call-not-allowed');
+    expect(e.metadata.rule).toBe('default-deny');
+    expect(e.message).toContain('deadbeef');
   });
 
   test('a retry with the same request_id returns the first answer and the HSM signs once', async () => {

@@ -13,7 +13,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { Hsm, HsmError } from '../../hsm/index.ts';
 import { isWaiaasError } from '../../server/errors/error.ts';
 import { PolicyService } from '../../server/policies/policies.ts';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { SignPayloadSchema, SignResultSchema } from '../../gen/waiaas/v1/sign_request_pb.js';
+import { SignRequestEvents } from '../../server/signer/events.ts';
 import { createSigner, type Signer } from '../../server/signer/signer.ts';
+import { nativeTransferPolicy } from '../support/policies.ts';
 import { Store } from '../../server/store/store.ts';
 import { WalletService } from '../../server/wallets/wallets.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
@@ -64,15 +68,19 @@ beforeEach(async () => {
   };
   const wallets = new WalletService({ hsm, store, log });
   const policies = new PolicyService({ store, wallets, log });
-  signer = createSigner({ hsm: counting, store, wallets, policies, log });
+  signer = createSigner({ hsm: counting, store, wallets, policies, events: new SignRequestEvents(), log });
   const w = await wallets.create({ chain: 'solana', labels: {}, requestId: '', caller: AGENT });
   wallet = { walletId: w.walletId, address: w.address };
-  policies.set(w.walletId, { allowedRecipients: [recipient], maxNativePerTransaction: '1000' }, OWNER);
+  await policies.set(w.walletId, nativeTransferPolicy([recipient], 1000n), OWNER);
   return () => {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   };
 });
+
+function sign(transaction: Uint8Array, requestId: string) {
+  return signer.submit({ walletId: wallet.walletId, payload: create(SignPayloadSchema, { payload: { case: 'solanaTransaction', value: transaction } }), requestId, caller: AGENT });
+}
 
 let blockhash: string | undefined;
 function tx(lamports = 10n): Uint8Array {
@@ -84,64 +92,65 @@ describe('signer', () => {
   test('signs, records the decision and the outcome, and the transaction executes', async () => {
     const svm = createSvm();
     const bytes = unsignedSolTransfer({ from: wallet.address, to: recipient, lamports: 10n, blockhash: latestBlockhash(svm) });
-    const res = await signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: bytes, requestId: 'a', caller: AGENT });
+    const res = await sign(bytes, 'a');
     expect(gate.signs).toBe(1);
-    const rec = store.getSignRequest(res.signRequestId);
-    expect(rec).toMatchObject({ state: 'SIGNED', verdict: 'INSTANT', walletId: wallet.walletId, caller: AGENT });
-    expect(rec?.policyHash).toBe(res.policyHash);
+    const rec = store.getSignRequest(res.id);
+    expect(rec).toMatchObject({ state: 'SIGNED', verdict: 'INSTANT', walletId: wallet.walletId, caller: AGENT, rule: 'pay-allowlisted' });
+    expect(rec?.policyHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.parse(rec!.effects!)).toMatchObject({ chain: 'solana', outflows: [{ recipient, amount: '10' }] });
-    expect(executeSolana({ svm, signedTx: res.signedTransaction, fund: { [wallet.address]: 10_000_000n } }).ok).toBe(true);
+    const result = fromBinary(SignResultSchema, rec!.response!);
+    expect(executeSolana({ svm, signedTx: result.signedTransaction, fund: { [wallet.address]: 10_000_000n } }).ok).toBe(true);
   });
 
   test('refuses to build without its dependencies', () => {
-    expect(() => createSigner({ hsm, store, log } as never)).toThrow(/missing dependencies: wallets, policies/);
+    expect(() => createSigner({ hsm, store, log } as never)).toThrow(/missing dependencies: wallets, policies, events/);
   });
 
   test('when the database cannot record the decision, the HSM is never asked', async () => {
     store.db.pragma('query_only = ON');
-    const err = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(), requestId: '', caller: AGENT }));
+    const err = await rejected(sign(tx(), ''));
     expect(isWaiaasError(err, 'WAIAAS_STORE_UNAVAILABLE')).toBe(true);
     expect(gate.signs).toBe(0);
   });
 
   test('when the HSM fails, nothing is signed and the request is recorded FAILED with the reason', async () => {
     gate.fail = true;
-    const err = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(), requestId: 'h1', caller: AGENT }));
+    const err = await rejected(sign(tx(), 'h1'));
     expect(isWaiaasError(err, 'WAIAAS_HSM_UNAVAILABLE')).toBe(true);
     expect(store.getSignRequestByRequestId(AGENT, 'h1')).toMatchObject({ state: 'FAILED', errorReason: 'WAIAAS_HSM_UNAVAILABLE' });
     // A retry of the same request_id is answered from the record; it does not sign behind the caller's back.
     gate.fail = false;
-    const again = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(), requestId: 'h1', caller: AGENT }));
+    const again = await rejected(sign(tx(), 'h1'));
     expect(isWaiaasError(again, 'WAIAAS_HSM_UNAVAILABLE')).toBe(true);
     expect(gate.signs).toBe(0);
   });
 
   test('when the outcome cannot be recorded, the signature is dropped and the call fails', async () => {
     gate.afterSign = () => store.db.pragma('query_only = ON');
-    const err = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(), requestId: 'o1', caller: AGENT }));
+    const err = await rejected(sign(tx(), 'o1'));
     expect(isWaiaasError(err, 'WAIAAS_STORE_UNAVAILABLE')).toBe(true);
     expect(gate.signs).toBe(1);
     store.db.pragma('query_only = OFF');
     // The record still says SIGNING; at the next start it becomes FAILED, so a retry never signs a second time.
     expect(store.getSignRequestByRequestId(AGENT, 'o1')?.state).toBe('SIGNING');
     store.failInterruptedSignRequests(new Date().toISOString());
-    const retry = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(), requestId: 'o1', caller: AGENT }));
+    const retry = await rejected(sign(tx(), 'o1'));
     expect(isWaiaasError(retry, 'WAIAAS_REQUEST_INTERRUPTED')).toBe(true);
     expect(gate.signs).toBe(1);
   });
 
   test('a denied request is recorded REFUSED with its rule and never reaches the HSM', async () => {
-    const err = await rejected(signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(1001n), requestId: 'd1', caller: AGENT }));
+    const err = await rejected(sign(tx(1001n), 'd1'));
     expect(isWaiaasError(err, 'WAIAAS_POLICY_DENIED')).toBe(true);
-    expect(store.getSignRequestByRequestId(AGENT, 'd1')).toMatchObject({ state: 'REFUSED', verdict: 'DENY', rule: 'native-amount-limit' });
+    expect(store.getSignRequestByRequestId(AGENT, 'd1')).toMatchObject({ state: 'REFUSED', verdict: 'DENY', rule: 'default-deny' });
     expect(gate.signs).toBe(0);
   });
 
   test('100 concurrent requests with distinct request ids each sign exactly once', async () => {
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => signer.signSolanaTransaction({ walletId: wallet.walletId, transaction: tx(BigInt(i + 1)), requestId: `c${i}`, caller: AGENT })),
+      Array.from({ length: 100 }, (_, i) => sign(tx(BigInt(i + 1)), `c${i}`)),
     );
-    expect(new Set(results.map((r) => r.signRequestId)).size).toBe(100);
+    expect(new Set(results.map((r) => r.id)).size).toBe(100);
     expect(gate.signs).toBe(100);
     expect(store.countSignRequests(wallet.walletId).SIGNED).toBe(100);
   });

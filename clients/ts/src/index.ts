@@ -9,6 +9,7 @@ import { create, type DescMethod, type MessageInitShape, type MessageShape } fro
 import { credentials as grpcCredentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { PolicyService } from '../../../gen/waiaas/v1/policy_pb.js';
+import { SignRequestService } from '../../../gen/waiaas/v1/sign_request_pb.js';
 import { SignerService } from '../../../gen/waiaas/v1/signer_pb.js';
 import { WalletService } from '../../../gen/waiaas/v1/wallet_pb.js';
 import { grpcServiceDefinition, type AnyService } from './definition.ts';
@@ -16,7 +17,8 @@ import { fromServiceError } from './errors.ts';
 
 export { WaiaasClientError } from './errors.ts';
 export { Chain, KeyAlgorithm, type Wallet } from '../../../gen/waiaas/v1/wallet_pb.js';
-export { Verdict } from '../../../gen/waiaas/v1/signer_pb.js';
+export { Verdict } from '../../../gen/waiaas/v1/effects_pb.js';
+export { SignRequestState, type SignRequest } from '../../../gen/waiaas/v1/sign_request_pb.js';
 export type { Policy } from '../../../gen/waiaas/v1/policy_pb.js';
 
 /** Per-call options. */
@@ -27,9 +29,11 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** One promise-returning function per RPC of service S. */
+/** One function per RPC of service S: a promise for unary methods, an async iterable for server-streaming ones. */
 export type PromiseClient<S extends AnyService> = {
-  [K in keyof S['method']]: (request: MessageInitShape<S['method'][K]['input']>, options?: CallOptions) => Promise<MessageShape<S['method'][K]['output']>>;
+  [K in keyof S['method']]: S['method'][K]['methodKind'] extends 'server_streaming'
+    ? (request: MessageInitShape<S['method'][K]['input']>, options?: CallOptions) => AsyncIterable<MessageShape<S['method'][K]['output']>>
+    : (request: MessageInitShape<S['method'][K]['input']>, options?: CallOptions) => Promise<MessageShape<S['method'][K]['output']>>;
 };
 
 /** Options of createWaiaasClient. */
@@ -47,6 +51,7 @@ export interface WaiaasClient {
   wallets: PromiseClient<typeof WalletService>;
   signer: PromiseClient<typeof SignerService>;
   policies: PromiseClient<typeof PolicyService>;
+  requests: PromiseClient<typeof SignRequestService>;
   /** Closes the channel. */
   close(): void;
 }
@@ -64,13 +69,14 @@ export function createWaiaasClient(opts: WaiaasClientOptions): WaiaasClient {
     const raw = new Ctor(opts.address, opts.credentials, opts.channelOptions ?? {});
     clients.push(raw);
     const out: Record<string, unknown> = {};
-    for (const method of service.methods) out[method.localName] = unary(raw, method);
+    for (const method of service.methods) out[method.localName] = method.methodKind === 'server_streaming' ? serverStream(raw, method) : unary(raw, method);
     return out as PromiseClient<S>;
   };
   const wallets = make(WalletService);
   const signer = make(SignerService);
   const policies = make(PolicyService);
-  return { wallets, signer, policies, close: () => clients.forEach((c) => c.close()) };
+  const requests = make(SignRequestService);
+  return { wallets, signer, policies, requests, close: () => clients.forEach((c) => c.close()) };
 }
 
 function unary(raw: Client, method: DescMethod) {
@@ -83,4 +89,22 @@ function unary(raw: Client, method: DescMethod) {
       );
       options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
+}
+
+function serverStream(raw: Client, method: DescMethod) {
+  return (request: MessageInitShape<DescMethod['input']>, options: CallOptions = {}): AsyncIterable<unknown> => ({
+    async *[Symbol.asyncIterator]() {
+      const callOptions = options.deadline === undefined ? {} : { deadline: options.deadline instanceof Date ? options.deadline : new Date(Date.now() + options.deadline) };
+      const fn = (raw as unknown as Record<string, (...a: unknown[]) => NodeJS.ReadableStream & { cancel(): void }>)[method.localName]!;
+      const call = fn.call(raw, create(method.input, request), new Metadata(), callOptions);
+      options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      try {
+        for await (const message of call) yield message;
+      } catch (err) {
+        throw fromServiceError(err as ServiceError);
+      } finally {
+        call.cancel();
+      }
+    },
+  });
 }

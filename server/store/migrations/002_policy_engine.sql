@@ -1,5 +1,5 @@
 -- The policy engine: pending requests (DELAY / APPROVAL) with their payload and expiry, matched rules, and the spend
--- ledger (reservations plus time buckets, so that a window's total is read without scanning history).
+-- ledger (reservations plus per-minute running totals, so that a window's total is read without scanning history).
 
 -- sign_requests is rebuilt: SQLite cannot change a CHECK constraint in place.
 CREATE TABLE sign_requests_v2 (
@@ -51,14 +51,15 @@ CREATE TABLE spend_reservations (
   PRIMARY KEY (sign_request_id, asset)
 );
 
--- Reserved totals per wallet, asset and time bucket at three sizes (level 0 = minute, 1 = hour, 2 = day).
+-- Reserved amounts per wallet, asset and minute, with a running total (`cum`: everything up to and including this
+-- minute). A window's total is the difference of two running totals: two index seeks, whatever the history.
 CREATE TABLE spend_buckets (
   wallet_id TEXT NOT NULL,
   asset     TEXT NOT NULL,
-  level     INTEGER NOT NULL,
   start_ms  INTEGER NOT NULL,
   amount    TEXT NOT NULL,
-  PRIMARY KEY (wallet_id, asset, level, start_ms)
+  cum       TEXT NOT NULL,
+  PRIMARY KEY (wallet_id, asset, start_ms)
 ) WITHOUT ROWID;
 
 CREATE TABLE wallet_activity (

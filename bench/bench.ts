@@ -4,6 +4,7 @@
  *   (b) a bare gRPC unary call over the same mTLS with a canned answer (bench/echo-server.ts);
  *   (c) the full appliance signing path (real server process: mTLS, decode, policy, SQLite record, HSM, record)
  *       at 1 and 64 calls in flight, with p50/p99;
+ *   (d) policy decisions per second for a 20-rule policy with 0, 100k and 1M past spends in the ledger;
  * and prints (c)/(a) and (c)/(b) as ratios. Nothing here is a pass/fail test: it prints figures.
  */
 import { spawn } from 'node:child_process';
@@ -17,6 +18,7 @@ import { unsignedEip1559 } from '../test/support/evm.ts';
 import { nativeTransferPolicy } from '../test/support/policies.ts';
 import { removeState, startServer } from '../test/support/server.ts';
 import { benchHsm } from './hsm.ts';
+import { benchPolicy } from './policy.ts';
 import { runLoad, type LoadResult } from './load.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -91,6 +93,10 @@ async function main(): Promise<void> {
   echo.kill('SIGTERM');
   await server.stop();
   await removeState(server.dir);
+
+  console.log('');
+  console.log('(d)');
+  await benchPolicy(SECONDS);
 }
 
 await main();

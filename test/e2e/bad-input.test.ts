@@ -133,6 +133,57 @@ describe('bad input', () => {
     expect(e4.metadata.field).toBe('page_token');
   });
 
+  test('300 random and mutated transactions, messages and typed data never crash the server and are never signed', async () => {
+    // A second pair of wallets whose policy allows nothing at all: whatever decodes is denied, whatever does not is refused.
+    const owner = server.client('owner');
+    const s2 = (await agent.wallets.createWallet({ chain: Chain.SOLANA })).wallet!;
+    const e2 = (await agent.wallets.createWallet({ chain: Chain.EVM })).wallet!;
+    for (const w of [s2, e2]) await owner.policies.setPolicy({ walletId: w.walletId, policy: { document: '{"schema":"waiaas.policy.v1","rules":[]}' } });
+    let seed = 12345;
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const mutate = (b: Uint8Array): Uint8Array => {
+      const c = new Uint8Array(b);
+      for (let k = 0, m = 1 + rnd(3); k < m; k++) c[rnd(c.length)] = rnd(256);
+      return c;
+    };
+    const solTx = unsignedSolTransfer({ from: s2.address, to: recipient, lamports: 10n, blockhash: latestBlockhash(createSvm()) });
+    const evmTx = unsignedEip1559({ chainId: 1n, to: '0x1111111111111111111111111111111111111111', value: 1n, nonce: 0, data: '0xa9059cbb' + '00'.repeat(64) as `0x${string}` });
+    const typed = JSON.stringify({
+      types: { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+      primaryType: 'Permit',
+      domain: { name: 'T', version: '1', chainId: 1, verifyingContract: '0x1111111111111111111111111111111111111111' },
+      message: { owner: e2.address, spender: '0x2222222222222222222222222222222222222222', value: '1', nonce: '0', deadline: '1' },
+    });
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const kind = i % 5;
+      if (kind === 0) calls.push(agent.signer.signSolanaTransaction({ walletId: s2.walletId, transaction: i % 10 === 0 ? randomBytes(rnd(1300)) : mutate(solTx) }));
+      if (kind === 1) calls.push(agent.signer.signEvmTransaction({ walletId: e2.walletId, unsignedTransaction: i % 10 === 1 ? randomBytes(rnd(400)) : mutate(evmTx), chainId: 1n }));
+      if (kind === 2) {
+        const chars = [...typed];
+        for (let k = 0; k < 2; k++) chars[rnd(chars.length)] = String.fromCharCode(32 + rnd(95));
+        calls.push(agent.signer.signEvmTypedData({ walletId: e2.walletId, typedData: chars.join('') }));
+      }
+      if (kind === 3) calls.push(agent.signer.signEvmMessage({ walletId: e2.walletId, message: randomBytes(rnd(64)) }));
+      if (kind === 4) calls.push(agent.signer.signSolanaMessage({ walletId: s2.walletId, message: i % 2 ? randomBytes(rnd(200)) : mutate(solTx) }));
+    }
+    const results = await Promise.allSettled(calls);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      const e = (r as PromiseRejectedResult).reason as WaiaasClientError;
+      expect(e).toBeInstanceOf(WaiaasClientError);
+      expect([status.INVALID_ARGUMENT, status.PERMISSION_DENIED]).toContain(e.code);
+      expect(e.reason).toMatch(/^WAIAAS_[A-Z_]+$/);
+    }
+    const db = new Database(server.dbPath, { readonly: true });
+    try {
+      const signed = db.prepare(`SELECT COUNT(*) AS n FROM sign_requests WHERE wallet_id IN (?, ?) AND state != 'REFUSED'`).get(s2.walletId, e2.walletId) as { n: number };
+      expect(signed.n).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
   test('after all that, nothing was signed, the server still serves, and the wallets are intact', async () => {
     const db = new Database(server.dbPath, { readonly: true });
     try {
@@ -146,6 +197,7 @@ describe('bad input', () => {
     const res = await agent.signer.signSolanaTransaction({ walletId: sol.walletId, transaction: validSol });
     expect(res.signature).toHaveLength(64);
     const list = await agent.wallets.listWallets({});
-    expect(list.wallets.map((w) => w.walletId).sort()).toEqual([sol.walletId, evm.walletId].sort());
+    expect(list.wallets.map((w) => w.walletId)).toEqual(expect.arrayContaining([sol.walletId, evm.walletId]));
+    expect(list.wallets).toHaveLength(4);
   });
 });

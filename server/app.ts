@@ -14,9 +14,11 @@ import type { CallHooks } from './grpc/bind.ts';
 import { addReflection } from './grpc/reflection.ts';
 import type { Logger } from './log.ts';
 import { PolicyService } from './policies/policies.ts';
+import { ApprovalService } from './owners/approvals.ts';
+import { OwnerService } from './owners/owners.ts';
 import { SignRequestEvents } from './signer/events.ts';
 import { SignRequestService } from './signer/requests.ts';
-import { createSigner } from './signer/signer.ts';
+import { createSigner, NO_NOTIFICATIONS } from './signer/signer.ts';
 import { Store } from './store/store.ts';
 import { CURVE_OF, WalletService } from './wallets/wallets.ts';
 
@@ -47,18 +49,35 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const wallets = new WalletService({ hsm, store, log });
     const policies = new PolicyService({ store, wallets, log });
     const events = new SignRequestEvents();
-    const signer = createSigner({ hsm, store, wallets, policies, events, log });
-    const requests = new SignRequestService({ store, events, log });
-    // Pending requests expire on time even when nobody asks about them; old ledger buckets are pruned daily.
+    const notifications = NO_NOTIFICATIONS;
+    const signer = createSigner({ hsm, store, wallets, policies, events, notifications, log });
+    const requests = new SignRequestService({ store, events, notifications, log });
+    const owners = new OwnerService({ store, wallets, events, notifications, log });
+    const approvals = new ApprovalService({ store, wallets, owners, signer, events, notifications, log });
+    // Every second: sign DELAY requests whose delay passed (unless vetoed or frozen), expire pending requests, apply
+    // a scheduled appliance unfreeze. Old ledger buckets are pruned daily.
+    let sweeping = false;
     const sweep = async (): Promise<void> => {
+      if (sweeping) return;
+      sweeping = true;
       try {
         await requests.expire();
+        await owners.applyScheduledUnfreeze();
+        for (const id of store.dueDelayed(new Date().toISOString())) {
+          try {
+            await signer.executePending(id);
+          } catch (err) {
+            log.error({ signRequestId: id, err }, 'could not sign a delayed request');
+          }
+        }
       } catch (err) {
-        log.error({ err }, 'could not expire pending sign requests');
+        log.error({ err }, 'sweep failed');
+      } finally {
+        sweeping = false;
       }
     };
     await sweep();
-    const sweeper = setInterval(() => void sweep(), 5_000);
+    const sweeper = setInterval(() => void sweep(), 1_000);
     const pruner = setInterval(() => void store.write(() => store.ledger.prune(Date.now())).catch((err: unknown) => log.error({ err }, 'ledger prune failed')), 86_400_000);
     sweeper.unref();
     pruner.unref();
@@ -80,7 +99,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
     });
-    bindApi(server, { wallets, policies, signer, requests }, hooks);
+    bindApi(server, { wallets, policies, signer, requests, owners, approvals }, hooks);
     health.addToServer(server);
     addReflection(server, API_SERVICES);
 

@@ -2,15 +2,21 @@
  * Binds every API service to the gRPC server: one handler per RPC, each in its own file under server/api/<service>/.
  */
 import type { Server } from '@grpc/grpc-js';
+import { ApprovalService as ApprovalServiceDesc } from '../../gen/waiaas/v1/approval_pb.js';
+import { OwnerService as OwnerServiceDesc } from '../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService as PolicyServiceDesc } from '../../gen/waiaas/v1/policy_pb.js';
 import { SignRequestService as SignRequestServiceDesc } from '../../gen/waiaas/v1/sign_request_pb.js';
 import { SignerService as SignerServiceDesc } from '../../gen/waiaas/v1/signer_pb.js';
 import { WalletService as WalletServiceDesc } from '../../gen/waiaas/v1/wallet_pb.js';
 import { bindService, type CallHooks } from '../grpc/bind.ts';
+import type { ApprovalService } from '../owners/approvals.ts';
+import type { OwnerService } from '../owners/owners.ts';
 import type { PolicyService } from '../policies/policies.ts';
 import type { SignRequestService } from '../signer/requests.ts';
 import type { Signer } from '../signer/signer.ts';
 import type { WalletService } from '../wallets/wallets.ts';
+import * as approval from './approval/handlers.ts';
+import * as owner from './owner/handlers.ts';
 import { evaluatePolicy } from './policy/evaluate_policy.ts';
 import { getPolicy } from './policy/get_policy.ts';
 import { setPolicy } from './policy/set_policy.ts';
@@ -33,10 +39,12 @@ export interface ApiServices {
   policies: PolicyService;
   signer: Signer;
   requests: SignRequestService;
+  owners: OwnerService;
+  approvals: ApprovalService;
 }
 
 /** The API's services, for reflection and health. */
-export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc] as const;
+export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc, OwnerServiceDesc, ApprovalServiceDesc] as const;
 
 /** Registers every API service on `server`. */
 export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void {
@@ -62,6 +70,32 @@ export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void 
       listSignRequests: listSignRequests(s.requests),
       watchSignRequest: watchSignRequest(s.requests),
       cancelSignRequest: cancelSignRequest(s.requests),
+    },
+    hooks,
+  );
+  bindService(
+    server,
+    OwnerServiceDesc,
+    {
+      getOwnership: owner.getOwnership(s.owners),
+      getOwnerChangeMessage: owner.getOwnerChangeMessage(s.owners),
+      setOwners: owner.setOwners(s.owners),
+      freeze: owner.freeze(s.owners),
+      unfreeze: owner.unfreeze(s.owners),
+      getApplianceState: owner.getApplianceState(s.owners),
+    },
+    hooks,
+  );
+  bindService(
+    server,
+    ApprovalServiceDesc,
+    {
+      listPendingRequests: approval.listPendingRequests(s.approvals),
+      getPendingRequest: approval.getPendingRequest(s.approvals),
+      getApprovalMessage: approval.getApprovalMessage(s.approvals),
+      approve: approval.approve(s.approvals),
+      reject: approval.reject(s.approvals),
+      watchPendingRequests: approval.watchPendingRequests(s.approvals),
     },
     hooks,
   );

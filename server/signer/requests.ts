@@ -10,12 +10,14 @@ import { checkWalletId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { FINAL_STATES, type SignRequestRecord, type SignState, type Store } from '../store/store.ts';
 import type { SignRequestEvents } from './events.ts';
+import { NO_NOTIFICATIONS, type Notifications } from './signer.ts';
 
 /** Dependencies of the sign request service. */
 export interface SignRequestServiceDeps {
   store: Store;
   events: SignRequestEvents;
   log: Logger;
+  notifications?: Notifications;
   clock?: () => Date;
 }
 
@@ -27,7 +29,7 @@ export class SignRequestService {
 
   constructor(deps: SignRequestServiceDeps) {
     requireDeps('SignRequestService', deps, ['store', 'events', 'log']);
-    this.deps = { clock: () => new Date(), ...deps };
+    this.deps = { clock: () => new Date(), notifications: NO_NOTIFICATIONS, ...deps };
   }
 
   private visible(rec: SignRequestRecord | undefined, who: Identity): rec is SignRequestRecord {
@@ -122,8 +124,14 @@ export class SignRequestService {
     const ids = this.deps.store.expiredPending(now);
     if (ids.length === 0) return 0;
     const expired = await this.deps.store.write(() =>
-      ids.filter((id) => this.deps.store.transition(id, ['PENDING'], 'EXPIRED', now, { reason: 'WAIAAS_SIGN_REQUEST_EXPIRED', message: 'expired before it was decided', metadata: {} })),
+      ids.filter((id) => {
+        if (!this.deps.store.transition(id, ['PENDING'], 'EXPIRED', now, { reason: 'WAIAAS_SIGN_REQUEST_EXPIRED', message: 'expired before it was decided', metadata: {} })) return false;
+        const rec = this.deps.store.getSignRequest(id)!;
+        this.deps.notifications.enqueue({ type: 'sign_request.expired', time: now, walletId: rec.walletId, signRequestId: id, verdict: rec.verdict ?? undefined, detail: 'expired before it was decided; its reservation is released' });
+        return true;
+      }),
     );
+    this.deps.notifications.kick();
     for (const id of expired) this.deps.events.changed(this.deps.store.getSignRequest(id)!);
     if (expired.length > 0) this.deps.log.info({ expired: expired.length }, 'pending sign requests expired');
     return expired.length;

@@ -7,7 +7,7 @@
  * twice. If the store or the HSM cannot be used, nothing is signed (or, when the outcome cannot be recorded,
  * nothing signed is returned).
  */
-import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import type { Hsm } from '../../hsm/index.ts';
 import { SignPayloadSchema, SignResultSchema, type SignPayload } from '../../gen/waiaas/v1/sign_request_pb.js';
@@ -24,7 +24,18 @@ import { evaluate, usageNeeds, type CompiledPolicy, type Decision, type UsageSna
 import { COUNT_ASSET } from '../store/ledger.ts';
 import type { SignRequestRecord, Store, StoredChain, WalletRecord } from '../store/store.ts';
 import type { WalletService } from '../wallets/wallets.ts';
+import type { NotifyEvent } from '../notify/events.ts';
+import { summarizeEffects } from '../owners/summary.ts';
 import type { SignRequestEvents } from './events.ts';
+
+/** Where the signing path files owner notifications: `enqueue` runs inside a store write; `kick` after the commit. */
+export interface Notifications {
+  enqueue(event: NotifyEvent): void;
+  kick(): void;
+}
+
+/** Notifications that go nowhere (no sinks configured, tests). */
+export const NO_NOTIFICATIONS: Notifications = { enqueue: () => undefined, kick: () => undefined };
 
 /** Dependencies of the signer; construction fails if one is missing. */
 export interface SignerDeps {
@@ -34,13 +45,16 @@ export interface SignerDeps {
   policies: PolicyService;
   events: SignRequestEvents;
   log: Logger;
+  notifications?: Notifications;
+  /** For a wallet without owners, APPROVAL becomes DELAY of this many seconds (default 3600). */
+  noOwnerDelaySeconds?: number;
   clock?: () => Date;
 }
 
 /** Creates the signer, checking its wiring. */
 export function createSigner(deps: SignerDeps): Signer {
   requireDeps('Signer', deps, ['hsm', 'store', 'wallets', 'policies', 'events', 'log']);
-  return new Signer({ clock: () => new Date(), ...deps });
+  return new Signer({ clock: () => new Date(), notifications: NO_NOTIFICATIONS, noOwnerDelaySeconds: 3600, ...deps });
 }
 
 /** The kinds of payload, as recorded. */
@@ -284,12 +298,27 @@ export class Signer {
     }
     const policy = await this.deps.policies.current(wallet.walletId);
 
-    // Decision and reservation in one write transaction: concurrent requests see each other's reservations.
+    // Decision and reservation in one write transaction: concurrent requests see each other's reservations, and a
+    // freeze committed before this transaction stops it.
+    const notifications = this.deps.notifications;
     const decided = await this.write(() => {
       const now = clock();
-      const usage = usageSnapshot(store, wallet.walletId, policy, now.getTime());
-      const decision = evaluate(prepared.effects, policy, usage, { now });
       const time = now.toISOString();
+      const frozen = store.control.frozenReason(wallet.walletId, time);
+      if (frozen !== null) {
+        const e = new WaiaasError('WAIAAS_FROZEN', frozen, { metadata: { wallet_id: wallet.walletId } });
+        store.insertSignRequest({ ...base, effects: effectsJson(prepared.effects), verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time });
+        return { frozen: e } as const;
+      }
+      const usage = usageSnapshot(store, wallet.walletId, policy, now.getTime());
+      let decision = evaluate(prepared.effects, policy, usage, { now });
+      let downgraded = false;
+      if (decision.verdict === 'APPROVAL' && store.control.owners(wallet.walletId).length === 0) {
+        // No owner can approve: the owner's control becomes a delay during which the admin can still freeze.
+        decision = { ...decision, verdict: 'DELAY', delaySeconds: this.deps.noOwnerDelaySeconds, detail: `${decision.detail} (no owner: APPROVAL becomes DELAY)` };
+        downgraded = true;
+      }
+      const summary = summarizeEffects(prepared.effects);
       const record = {
         ...base,
         effects: effectsJson(prepared.effects),
@@ -302,10 +331,13 @@ export class Signer {
         policyHash: decision.policyHash,
         time,
       };
+      const note = (type: NotifyEvent['type'], detail: string): void =>
+        notifications.enqueue({ type, time, walletId: wallet.walletId, signRequestId: id, verdict: decision.verdict, rule: decision.rule, summary, detail });
       if (decision.verdict === 'DENY') {
         store.insertSignRequest({ ...record, state: 'REFUSED', error: errorRecord(denial(decision, id)) });
+        note('sign_request.denied', `denied by rule ${decision.rule}: ${decision.detail}`);
       } else if (decision.verdict === 'DELAY' || decision.verdict === 'APPROVAL') {
-        const timeout = policy?.document.pendingTimeoutSeconds ?? 86_400;
+        const timeout = Math.max(policy?.document.pendingTimeoutSeconds ?? 86_400, decision.verdict === 'DELAY' ? decision.delaySeconds + 300 : 0);
         store.insertSignRequest({
           ...record,
           state: 'PENDING',
@@ -314,26 +346,68 @@ export class Signer {
           notBeforeTime: decision.verdict === 'DELAY' ? new Date(now.getTime() + decision.delaySeconds * 1000).toISOString() : null,
         });
         store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
+        if (downgraded) note('sign_request.approval_downgraded', `needs approval but the wallet has no owner: it will be signed after ${decision.delaySeconds} s unless the wallet is frozen`);
+        else if (decision.verdict === 'DELAY') note('sign_request.pending_delay', `will be signed after ${decision.delaySeconds} s unless an owner vetoes it`);
+        else note('sign_request.pending_approval', `waits for the approval of the wallet's owners (rule ${decision.rule})`);
       } else {
         store.insertSignRequest({ ...record, state: 'SIGNING' });
         store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
         store.ledger.signed(wallet.walletId, now.getTime());
       }
-      return decision;
+      return { decision } as const;
     }, requestId);
+    notifications.kick();
+    if ('frozen' in decided) throw decided.frozen;
+    const decision = decided.decision;
 
-    const logFields = { signRequestId: id, walletId: wallet.walletId, kind, verdict: decided.verdict, rule: decided.rule };
-    if (decided.verdict === 'DENY') {
+    const logFields = { signRequestId: id, walletId: wallet.walletId, kind, verdict: decision.verdict, rule: decision.rule };
+    if (decision.verdict === 'DENY') {
       log.info(logFields, 'sign request denied');
-      throw denial(decided, id);
+      throw denial(decision, id);
     }
-    if (decided.verdict === 'DELAY' || decided.verdict === 'APPROVAL') {
+    if (decision.verdict === 'DELAY' || decision.verdict === 'APPROVAL') {
       log.info(logFields, 'sign request pending');
       const rec = this.read(() => store.getSignRequest(id))!;
       events.changed(rec);
       return rec;
     }
+    return this.signAndComplete(id, wallet, prepared);
+  }
 
+  /**
+   * Signs a PENDING request whose delay passed or whose owners approved: PENDING → SIGNING in a write transaction
+   * that also checks the freeze, then the same signing and recording as an immediate request. Returns null when the
+   * request was no longer pending (cancelled, expired, already being signed).
+   */
+  async executePending(id: string): Promise<SignRequestRecord | null> {
+    const { store, clock } = this.deps;
+    const rec = this.read(() => store.getSignRequest(id));
+    if (!rec || rec.state !== 'PENDING' || !rec.payload) return null;
+    const wallet = this.deps.wallets.get(rec.walletId);
+    const payload = fromBinary(SignPayloadSchema, rec.payload);
+    const prepared = preparePayload(payload, wallet, this.deps.hsm);
+    const started = await this.write(() => {
+      const now = clock();
+      const frozen = store.control.frozenReason(wallet.walletId, now.toISOString());
+      if (frozen !== null) {
+        store.transition(id, ['PENDING'], 'CANCELLED', now.toISOString(), { reason: 'WAIAAS_FROZEN', message: frozen, metadata: {} });
+        return false;
+      }
+      if (!store.transition(id, ['PENDING'], 'SIGNING', now.toISOString())) return false;
+      store.ledger.signed(wallet.walletId, now.getTime());
+      return true;
+    }, null);
+    if (!started) {
+      const after = this.read(() => store.getSignRequest(id));
+      if (after) this.deps.events.changed(after);
+      return null;
+    }
+    return this.signAndComplete(id, wallet, prepared);
+  }
+
+  /** Signs a request already recorded SIGNING, and records the outcome (re-checking the freeze) before returning. */
+  private async signAndComplete(id: string, wallet: WalletRecord, prepared: Prepared): Promise<SignRequestRecord> {
+    const { store, log, clock, events } = this.deps;
     let result: MessageInitShape<typeof SignResultSchema>;
     try {
       result = await prepared.sign();
@@ -347,15 +421,35 @@ export class Signer {
       throw e;
     }
     const bytes = toBinary(SignResultSchema, create(SignResultSchema, result));
+    let frozen: string | null;
     try {
-      await store.write(() => store.completeSignRequest(id, bytes, clock().toISOString()));
+      frozen = await store.write(() => {
+        const time = clock().toISOString();
+        // A freeze committed while the HSM was signing wins: the signature is dropped, never returned.
+        const reason = store.control.frozenReason(wallet.walletId, time);
+        if (reason !== null) {
+          store.failSignRequest(id, { reason: 'WAIAAS_FROZEN', message: reason, metadata: {} }, time);
+          return reason;
+        }
+        store.completeSignRequest(id, bytes, time);
+        const rec = store.getSignRequest(id)!;
+        if (rec.verdict === 'NOTIFY' || rec.verdict === 'DELAY' || rec.verdict === 'APPROVAL') {
+          this.deps.notifications.enqueue({
+            type: 'sign_request.signed_with_notice', time, walletId: wallet.walletId, signRequestId: id, verdict: rec.verdict, rule: rec.rule ?? undefined,
+            summary: summarizeEffects(prepared.effects), detail: `signed (verdict ${rec.verdict})`,
+          });
+        }
+        return null;
+      });
     } catch (err) {
       // The signature was made but cannot be recorded: it is dropped here, never returned (fail closed).
       throw fromStoreError(err);
     }
-    log.info(logFields, 'signed');
+    this.deps.notifications.kick();
     const rec = this.read(() => store.getSignRequest(id))!;
     events.changed(rec);
+    if (frozen !== null) throw new WaiaasError('WAIAAS_FROZEN', frozen, { metadata: { wallet_id: wallet.walletId } });
+    log.info({ signRequestId: id, walletId: wallet.walletId, kind: rec.kind, verdict: rec.verdict }, 'signed');
     return rec;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { openDb, type Db } from './db.ts';
+import { ControlStore } from './control.ts';
 import { Ledger } from './ledger.ts';
 
 /** Chain family as stored. */
@@ -201,6 +202,8 @@ export class Store {
   readonly path: string;
   /** The spend ledger on the same database; use it inside write(). */
   readonly ledger: Ledger;
+  /** Owners, freezes and approvals on the same database; change them inside write(). */
+  readonly control: ControlStore;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
 
@@ -220,6 +223,7 @@ export class Store {
     this.db = db;
     this.path = path;
     this.ledger = new Ledger(db);
+    this.control = new ControlStore(db);
   }
 
   /** Opens and migrates the database file at `path`. */
@@ -379,6 +383,19 @@ export class Store {
     if (res.changes !== 1) return false;
     if (to === 'CANCELLED' || to === 'EXPIRED' || to === 'FAILED' || to === 'REFUSED') this.ledger.release(id);
     return true;
+  }
+
+  /** Pending requests, oldest first, of one wallet or all. */
+  pendingRequests(walletId?: string): SignRequestRecord[] {
+    const rows = walletId
+      ? this.stmt(`SELECT * FROM sign_requests WHERE state = 'PENDING' AND wallet_id = ? ORDER BY seq`).all(walletId)
+      : this.stmt(`SELECT * FROM sign_requests WHERE state = 'PENDING' ORDER BY seq`).all();
+    return (rows as SignRequestRow[]).map(signRequestFromRow);
+  }
+
+  /** Pending DELAY requests whose delay has passed at `time` (and that have not expired). */
+  dueDelayed(time: string, limit = 100): string[] {
+    return (this.stmt(`SELECT id FROM sign_requests WHERE state = 'PENDING' AND verdict = 'DELAY' AND not_before_time <= ? AND expire_time > ? ORDER BY not_before_time LIMIT ?`).all(time, time, limit) as { id: string }[]).map((r) => r.id);
   }
 
   /** Pending requests whose expiry is at or before `time`. */

@@ -8,6 +8,8 @@
 import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { credentials as grpcCredentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import { ApprovalService } from '../../../gen/waiaas/v1/approval_pb.js';
+import { OwnerService } from '../../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService } from '../../../gen/waiaas/v1/policy_pb.js';
 import { SignRequestService } from '../../../gen/waiaas/v1/sign_request_pb.js';
 import { SignerService } from '../../../gen/waiaas/v1/signer_pb.js';
@@ -19,6 +21,8 @@ export { WaiaasClientError } from './errors.ts';
 export { Chain, KeyAlgorithm, type Wallet } from '../../../gen/waiaas/v1/wallet_pb.js';
 export { Verdict } from '../../../gen/waiaas/v1/effects_pb.js';
 export { SignRequestState, type SignRequest } from '../../../gen/waiaas/v1/sign_request_pb.js';
+export { OwnerKeyType, OwnerState, type WalletOwnership } from '../../../gen/waiaas/v1/owner_pb.js';
+export { ApprovalAction, type PendingRequest } from '../../../gen/waiaas/v1/approval_pb.js';
 export type { Policy } from '../../../gen/waiaas/v1/policy_pb.js';
 
 /** Per-call options. */
@@ -52,6 +56,8 @@ export interface WaiaasClient {
   signer: PromiseClient<typeof SignerService>;
   policies: PromiseClient<typeof PolicyService>;
   requests: PromiseClient<typeof SignRequestService>;
+  owners: PromiseClient<typeof OwnerService>;
+  approvals: PromiseClient<typeof ApprovalService>;
   /** Closes the channel. */
   close(): void;
 }
@@ -76,7 +82,9 @@ export function createWaiaasClient(opts: WaiaasClientOptions): WaiaasClient {
   const signer = make(SignerService);
   const policies = make(PolicyService);
   const requests = make(SignRequestService);
-  return { wallets, signer, policies, requests, close: () => clients.forEach((c) => c.close()) };
+  const owners = make(OwnerService);
+  const approvals = make(ApprovalService);
+  return { wallets, signer, policies, requests, owners, approvals, close: () => clients.forEach((c) => c.close()) };
 }
 
 function unary(raw: Client, method: DescMethod) {

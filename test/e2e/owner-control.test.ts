@@ -95,6 +95,28 @@ describe('owner control end to end', () => {
     expect(await run.balance(EVM_TO)).toBe(12345n);
   });
 
+  test('once an owner has proven its key, the admin alone cannot change the owners: it takes the owners\' quorum', async () => {
+    const w = await evmWalletWithOwners([{ name: 'needs-two', kind: 'transfer', verdict: 'APPROVAL', asset: 'native' }, FEE]);
+    const res = await agent.signer.signEvmTransaction({ walletId: w.walletId, unsignedTransaction: unsignedEip1559({ chainId: 1n, to: EVM_TO, value: 1n, nonce: 0 }), chainId: 1n });
+    await approve(res.signRequestId, owners[0]!);
+    const change = { owners: [{ keyType: stranger.keyType, key: stranger.key, label: 'attacker' }], threshold: 1 };
+    const alone = await rejection(admin.owners.setOwners({ walletId: w.walletId, change }));
+    expect(alone.code).toBe(status.PERMISSION_DENIED);
+    expect(alone.reason).toBe('WAIAAS_OWNER_QUORUM_REQUIRED');
+    const { message } = await admin.owners.getOwnerChangeMessage({ walletId: w.walletId, change });
+    expect(message).toContain(`New Owners:\n- evm ${stranger.key.toLowerCase()} "attacker"`);
+    const one = await rejection(admin.owners.setOwners({ walletId: w.walletId, change, message, signatures: [{ key: owners[0]!.key, signature: await owners[0]!.sign(message) }] }));
+    expect(one.reason).toBe('WAIAAS_OWNER_QUORUM_REQUIRED');
+    const two = await admin.owners.setOwners({
+      walletId: w.walletId, change, message,
+      signatures: [{ key: owners[0]!.key, signature: await owners[0]!.sign(message) }, { key: owners[2]!.key, signature: await owners[2]!.sign(message) }],
+    });
+    expect(two.ownership?.owners.map((o) => o.key)).toEqual([stranger.key.toLowerCase()]);
+    // The old owners' message cannot be replayed to change them back: the ownership version moved on.
+    const replay = await rejection(admin.owners.setOwners({ walletId: w.walletId, change, message, signatures: [{ key: stranger.key, signature: await stranger.sign(message) }] }));
+    expect(replay.reason).toBe('WAIAAS_OWNER_SIGNATURE_INVALID');
+  });
+
   test('replayed, expired, foreign, other-request and agent-made approvals are refused with their reason', async () => {
     const w = await evmWalletWithOwners([{ name: 'needs-two', kind: 'transfer', verdict: 'APPROVAL', asset: 'native' }, FEE]);
     const mk = async (nonce: number) =>

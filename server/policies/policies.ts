@@ -31,8 +31,8 @@ export interface StoredPolicy extends Policy {
 }
 
 /**
- * Derives the token accounts the engine may match against owner allowlists: for every owner named in a transfer rule
- * and every SPL mint named anywhere in the policy, the associated token account under both token programs.
+ * Derives the token accounts the engine may match against owner lists: for every owner named in a transfer rule or a
+ * deny list and every SPL mint named anywhere in the policy, the associated token account under both token programs.
  */
 export async function compilePolicy(policy: Policy, chain: ChainFamily): Promise<CompiledPolicy> {
   const tokenAccounts = new Map<string, { owner: string; mint: string }>();
@@ -41,6 +41,8 @@ export async function compilePolicy(policy: Policy, chain: ChainFamily): Promise
     const mints = new Set<string>();
     for (const r of policy.document.rules) {
       if (r.kind === 'transfer') r.recipients?.forEach((o) => owners.add(o));
+      // Denied owners' token accounts must be recognised too, or a transfer to them would pass the deny list.
+      if (r.kind === 'deny_addresses') r.addresses.forEach((o) => owners.add(o));
       if ('asset' in r && r.asset.startsWith('spl:')) mints.add(r.asset.slice(4));
     }
     if (owners.size * mints.size > 20_000) {

@@ -88,7 +88,11 @@ export function usageNeeds(policy: Policy | null): UsageNeeds {
   const counts = new Set<number>();
   let lastSigned = false;
   for (const r of policy?.document.rules ?? []) {
-    if (r.kind === 'spend_limit') spend.set(`${r.asset}|${r.windowSeconds}`, { asset: r.asset, windowSeconds: r.windowSeconds });
+    if (r.kind === 'spend_limit') {
+      spend.set(`${r.asset}|${r.windowSeconds}`, { asset: r.asset, windowSeconds: r.windowSeconds });
+      // Token limits also count outflows of unnamed tokens (see constraintTriggered).
+      if (r.asset !== 'native') spend.set(`unknown|${r.windowSeconds}`, { asset: 'unknown', windowSeconds: r.windowSeconds });
+    }
     if (r.kind === 'count_limit') counts.add(r.windowSeconds);
     if (r.kind === 'cooldown') lastSigned = true;
   }
@@ -226,16 +230,28 @@ function units(effects: Effects, policy: CompiledPolicy, now: Date): { what: str
   return out;
 }
 
-/** Every address a request touches, for deny lists. */
+/** The contract or mint of an asset id (`erc20:0x…` → `0x…`), or undefined for native/unknown. */
+function assetAddress(asset: string): string | undefined {
+  const i = asset.indexOf(':');
+  return i > 0 ? asset.slice(i + 1) : undefined;
+}
+
+/** Every address a request touches, for deny lists: parties, token contracts and mints, programs, accounts. */
 function touchedAddresses(effects: Effects, policy: CompiledPolicy): Set<string> {
   const s = new Set<string>();
   for (const o of effects.outflows) {
     s.add(o.recipient);
     if (o.from) s.add(o.from);
+    const token = assetAddress(o.asset);
+    if (token) s.add(token);
     const ta = policy.tokenAccounts.get(o.recipient);
     if (ta) s.add(ta.owner);
   }
-  for (const g of effects.grants) s.add(g.spender);
+  for (const g of effects.grants) {
+    s.add(g.spender);
+    const token = assetAddress(g.asset);
+    if (token) s.add(token);
+  }
   for (const c of effects.calls) {
     s.add(c.program);
     c.accounts.forEach((a) => s.add(a));
@@ -247,9 +263,11 @@ function touchedAddresses(effects: Effects, policy: CompiledPolicy): Set<string>
 function constraintTriggered(r: ConstraintRule, effects: Effects, policy: CompiledPolicy, usage: UsageSnapshot, reservation: Map<string, bigint>, now: Date): string | undefined {
   switch (r.kind) {
     case 'spend_limit': {
-      const amount = reservation.get(r.asset) ?? 0n;
+      // An outflow whose token the bytes do not name (unchecked SPL Transfer) could be this token: it counts too.
+      const countsUnknown = r.asset !== 'native';
+      const amount = (reservation.get(r.asset) ?? 0n) + (countsUnknown ? (reservation.get('unknown') ?? 0n) : 0n);
       if (amount === 0n) return undefined;
-      const used = usage.spent.get(`${r.asset}|${r.windowSeconds}`) ?? 0n;
+      const used = (usage.spent.get(`${r.asset}|${r.windowSeconds}`) ?? 0n) + (countsUnknown ? (usage.spent.get(`unknown|${r.windowSeconds}`) ?? 0n) : 0n);
       return used + amount > r.max ? `${used} already reserved in the window plus ${amount} exceeds ${r.max} of ${r.asset}` : undefined;
     }
     case 'count_limit': {
@@ -264,7 +282,10 @@ function constraintTriggered(r: ConstraintRule, effects: Effects, policy: Compil
     case 'deny_addresses': {
       const touched = touchedAddresses(effects, policy);
       const hit = r.addresses.find((a) => touched.has(a));
-      return hit === undefined ? undefined : `the request involves denied address ${hit}`;
+      if (hit !== undefined) return `the request involves denied address ${hit}`;
+      // An account loaded from a lookup table could be any address, a denied one included: fail closed.
+      const hidden = [...touched].find((a) => a.startsWith('lookup:'));
+      return hidden === undefined ? undefined : `the request loads ${hidden} from a lookup table, which could be a denied address`;
     }
     case 'time_window': {
       const day = now.getUTCDay();

@@ -400,18 +400,19 @@ describe('effects', () => {
         spender: SPENDER,
         amount: 1_000_000n,
         unlimited: false,
-        expiry: 1_900_000_000n,
         source: 'EIP-2612 Permit',
       },
     ]);
   });
 
-  test('EIP-2612: values from 2^255 are unlimited; deadlines from 2^64 never expire', () => {
+  test('EIP-2612: values from 2^255 are unlimited; the deadline bounds the signature, not the allowance, which never expires', () => {
     const max = decode(eip2612({ value: MAX_UINT256, deadline: MAX_UINT256 })).effects.grants[0];
     expect(max).toMatchObject({ amount: MAX_UINT256, unlimited: true });
     expect(max?.expiry).toBeUndefined();
     expect(decode(eip2612({ value: 2n ** 255n })).effects.grants[0]?.unlimited).toBe(true);
-    expect(decode(eip2612({ value: 2n ** 255n - 1n, deadline: 2n ** 64n - 1n })).effects.grants[0]).toMatchObject({ unlimited: false, expiry: 2n ** 64n - 1n });
+    const soon = decode(eip2612({ value: 2n ** 255n - 1n, deadline: 1n })).effects.grants[0];
+    expect(soon).toMatchObject({ unlimited: false });
+    expect(soon?.expiry).toBeUndefined();
   });
 
   test('a permit without verifyingContract names no token: asset unknown', () => {
@@ -422,7 +423,7 @@ describe('effects', () => {
     expect(decodeEip712(json).effects.grants[0]?.asset).toBe('unknown');
   });
 
-  test('DAI permit: allowed is an unlimited grant, not allowed a revoke; expiry 0 never expires', () => {
+  test('DAI permit: allowed is an unlimited grant, not allowed a revoke; its expiry bounds only the signature', () => {
     expect(decode(daiPermit(true)).effects.grants).toEqual([
       {
         kind: 'permit',
@@ -430,7 +431,6 @@ describe('effects', () => {
         spender: SPENDER,
         amount: null,
         unlimited: true,
-        expiry: 1_900_000_000n,
         source: 'DAI Permit',
       },
     ]);

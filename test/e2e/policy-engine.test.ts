@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { recoverMessageAddress, recoverTypedDataAddress, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Chain, SignRequestState, Verdict, WaiaasClientError, type WaiaasClient } from '../../clients/ts/src/index.ts';
+import { Chain, OwnerKeyType, SignRequestState, Verdict, WaiaasClientError, type WaiaasClient } from '../../clients/ts/src/index.ts';
 import { unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { policyJson, type RuleJson } from '../support/policies.ts';
@@ -38,6 +38,8 @@ describe('policy engine end to end', () => {
   async function solanaWallet(rules: RuleJson[]): Promise<{ walletId: string; address: string }> {
     const w = (await agent.wallets.createWallet({ chain: Chain.SOLANA })).wallet!;
     await owner.policies.setPolicy({ walletId: w.walletId, policy: { document: policyJson(rules) } });
+    // An owner, so that APPROVAL verdicts stay APPROVAL (without one they become DELAY).
+    await server.client('admin').owners.setOwners({ walletId: w.walletId, change: { owners: [{ keyType: OwnerKeyType.ED25519, key: newSolanaAddress(), label: 'test owner' }], threshold: 1 } });
     return { walletId: w.walletId, address: w.address };
   }
 

@@ -56,6 +56,8 @@ beforeEach(async () => {
   events = new SignRequestEvents();
   signer = createSigner({ hsm: NO_HSM, store, wallets, policies, events, log, clock });
   requests = new SignRequestService({ store, events, log, clock });
+  // An owner, so that APPROVAL stays APPROVAL (a wallet without owners turns it into DELAY).
+  store.control.setOwners(wallet.walletId, [{ key: address, keyType: 'ed25519', label: '' }], 1, now.toISOString());
   await policies.set(
     wallet.walletId,
     policyJson(

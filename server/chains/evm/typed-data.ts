@@ -481,14 +481,14 @@ function knownGrants(types: TypeMap, primaryType: string, domain: Struct, messag
         spender: message.spender as string,
         amount: value,
         unlimited: value >= UNLIMITED_UINT256,
-        ...expiryOf(message.deadline as bigint),
+        // No expiry: `deadline` only limits when the signature can be submitted; the allowance it sets lasts until
+        // it is spent or changed, so a lifetime rule must never take the deadline for the allowance's end.
         source: 'EIP-2612 Permit',
       },
     ];
   }
   if (primaryType === 'Permit' && primary === SHAPES.dai) {
-    // DAI: `allowed` grants type(uint256).max or resets to 0; expiry 0 means the permit never expires.
-    const expiry = message.expiry as bigint;
+    // DAI: `allowed` grants type(uint256).max or resets to 0. Its `expiry` bounds the signature, not the allowance.
     const allowed = message.allowed as boolean;
     return [
       {
@@ -497,7 +497,6 @@ function knownGrants(types: TypeMap, primaryType: string, domain: Struct, messag
         spender: message.spender as string,
         amount: allowed ? null : 0n,
         unlimited: allowed,
-        ...(expiry === 0n ? {} : expiryOf(expiry)),
         ...(allowed ? {} : { revoke: true }),
         source: 'DAI Permit',
       },

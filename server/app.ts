@@ -18,7 +18,8 @@ import { ApprovalService } from './owners/approvals.ts';
 import { OwnerService } from './owners/owners.ts';
 import { SignRequestEvents } from './signer/events.ts';
 import { SignRequestService } from './signer/requests.ts';
-import { createSigner, NO_NOTIFICATIONS } from './signer/signer.ts';
+import { createSigner } from './signer/signer.ts';
+import { loadSinks, Notifier } from './notify/index.ts';
 import { Store } from './store/store.ts';
 import { CURVE_OF, WalletService } from './wallets/wallets.ts';
 
@@ -36,6 +37,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   const store = Store.open(config.store.path);
   let hsm: Hsm | undefined;
+  let notifier: Notifier | undefined;
   try {
     const interrupted = store.failInterruptedSignRequests(new Date().toISOString());
     if (interrupted > 0) log.warn({ interrupted }, 'sign requests interrupted by the last stop were marked FAILED');
@@ -49,10 +51,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const wallets = new WalletService({ hsm, store, log });
     const policies = new PolicyService({ store, wallets, log });
     const events = new SignRequestEvents();
-    const notifications = NO_NOTIFICATIONS;
-    const signer = createSigner({ hsm, store, wallets, policies, events, notifications, log });
+    // Owner notifications: written to the outbox in the same transaction as the change, delivered in the background.
+    const notifications = new Notifier({ store, sinks: loadSinks(config.notify), log, maxAttempts: config.notify.maxAttempts, maxAgeSeconds: config.notify.maxAgeSeconds });
+    notifications.start();
+    notifier = notifications;
+    const signer = createSigner({ hsm, store, wallets, policies, events, notifications, log, noOwnerDelaySeconds: config.control.noOwnerDelaySeconds });
     const requests = new SignRequestService({ store, events, notifications, log });
-    const owners = new OwnerService({ store, wallets, events, notifications, log });
+    const owners = new OwnerService({ store, wallets, events, notifications, log, applianceUnfreezeDelaySeconds: config.control.applianceUnfreezeDelaySeconds });
     const approvals = new ApprovalService({ store, wallets, owners, signer, events, notifications, log });
     // Every second: sign DELAY requests whose delay passed (unless vetoed or frozen), expire pending requests, apply
     // a scheduled appliance unfreeze. Old ledger buckets are pruned daily.
@@ -137,12 +142,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
             resolve();
           });
         });
+        await notifications.stop();
         await openHsm.close();
         store.close();
         log.info('stopped');
       })());
     return { port, host: config.server.host, stop };
   } catch (err) {
+    await notifier?.stop().catch(() => undefined);
     await hsm?.close().catch(() => undefined);
     store.close();
     throw err;

@@ -48,6 +48,8 @@ export const REDACT_PATHS: readonly string[] = [
   '*.key_pem',
   'secret',
   '*.secret',
+  'token',
+  '*.token',
   'webhookSecret',
   '*.webhookSecret',
   'webhook_secret',

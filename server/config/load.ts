@@ -2,23 +2,31 @@
  * loadConfig: TOML file + `WAIAAS_<SECTION>__<KEY>` environment overrides over DEFAULT_CONFIG, in three steps —
  * load raw (parse the file, read the environment), validate (reject unknown keys, wrong types, secrets written inline),
  * then resolve (apply layers, expand ${CREDENTIALS_DIRECTORY}, make paths absolute, check files and ranges).
- * Everything wrong is a ConfigError naming the key and where it came from; no value of a secret is ever echoed.
+ * Lists of tables (`[[notify.webhooks]]`, the LISTS table) are layered whole: the highest layer that sets a list
+ * replaces it, and only the file (or code defaults) can set one, because an entry spread over numbered environment
+ * variables is easy to get half right. Everything wrong is a ConfigError naming the key and where it came from; no
+ * value of a secret is ever echoed.
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.ts';
 import {
+  checkHttpUrl,
   DEFAULT_CONFIG,
   KEYS,
+  LISTS,
   LOG_LEVELS,
   parseListen,
   SECTIONS,
   type Config,
   type ConfigDefaults,
   type KeySpec,
+  type ListSpec,
   type SectionName,
+  type ValueSpec,
 } from './schema.ts';
+import { readSecretFile } from './secret-file.ts';
 
 /** Options of loadConfig. */
 export interface LoadConfigOptions {
@@ -42,14 +50,33 @@ interface Sourced {
   origin: Origin;
 }
 
+/** A list of tables and where it came from; each entry maps a field's TOML key to its raw value. */
+interface SourcedList {
+  entries: Record<string, unknown>[];
+  origin: Origin;
+}
+
+/** What one layer (defaults, file, environment) sets. */
+interface Layer {
+  keys: Map<KeySpec, Sourced>;
+  lists: Map<ListSpec, SourcedList>;
+}
+
 const SPEC_BY_PATH = new Map<string, KeySpec>(KEYS.map((k) => [`${k.section}.${k.key}`, k]));
+const LIST_BY_PATH = new Map<string, ListSpec>(LISTS.map((l) => [`${l.section}.${l.key}`, l]));
 const SECTION_NAMES = Object.keys(SECTIONS) as SectionName[];
 
 /**
  * Key names that hold a secret. They are refused wherever they appear, with a message that points at the *_file key
- * instead, because a PIN in a config file ends up in backups, config management and `ps`-visible tooling.
+ * instead, because a PIN or token in a config file ends up in backups, config management and `ps`-visible tooling.
  */
-const SECRET_KEY = /^(?:pin|[a-z0-9]*_pin|password|passphrase|secret)$/i;
+const SECRET_KEY = /^(?:pin|[a-z0-9]*_pin|password|passphrase|secret|token|[a-z0-9]*_token)$/i;
+
+/** Which *_file key to use instead of an inline secret found under `section`. */
+function secretFileHint(section: string | undefined): string {
+  if (section === 'notify') return 'set secret_file (in [[notify.webhooks]]) or token_file (in [[notify.ntfy]]) to its path';
+  return 'set hsm.pin_file to its path';
+}
 
 /**
  * Loads, validates and resolves the configuration. Layers, lowest first: DEFAULT_CONFIG, `opts.defaults`, the file,
@@ -61,24 +88,26 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const baseDir = file === undefined ? process.cwd() : path.dirname(file);
 
   // 1. Load raw and validate each layer on its own.
-  const layers: Map<KeySpec, Sourced>[] = [
+  const layers: Layer[] = [
     fromDefaults(DEFAULT_CONFIG),
     fromDefaults(opts.defaults ?? {}),
-    file === undefined ? new Map() : fromFile(file),
-    fromEnv(env),
+    file === undefined ? { keys: new Map(), lists: new Map() } : fromFile(file),
+    { keys: fromEnv(env), lists: new Map() },
   ];
 
-  // 2. Resolve: the highest layer that sets a key wins.
-  const out: Record<SectionName, Record<string, string | number>> = {
+  // 2. Resolve: the highest layer that sets a key (or a whole list) wins.
+  const out: Record<SectionName, Record<string, unknown>> = {
     server: {},
     tls: {},
     hsm: {},
     store: {},
     log: {},
+    control: {},
+    notify: {},
   };
   for (const spec of KEYS) {
     let sourced: Sourced | undefined;
-    for (const layer of layers) sourced = layer.get(spec) ?? sourced;
+    for (const layer of layers) sourced = layer.keys.get(spec) ?? sourced;
     const dotted = `${spec.section}.${spec.key}`;
     if (sourced === undefined) {
       throw new ConfigError(
@@ -86,7 +115,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
         { key: dotted, file },
       );
     }
-    out[spec.section][spec.prop] = resolveValue(spec, sourced, baseDir, env);
+    out[spec.section][spec.prop] = resolveValue(spec, dotted, sourced, baseDir, env);
+  }
+  /** Values of `unique` fields already used, per section, with the key that used them (for the error message). */
+  const used = new Map<string, string>();
+  for (const list of LISTS) {
+    let sourced: SourcedList | undefined;
+    for (const layer of layers) sourced = layer.lists.get(list) ?? sourced;
+    out[list.section][list.prop] = (sourced?.entries ?? []).map((entry, i) =>
+      resolveEntry(list, i, entry, sourced!.origin, baseDir, env, used),
+    );
   }
 
   const server = out.server as unknown as Config['server'];
@@ -98,23 +136,79 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     hsm: out.hsm as unknown as Config['hsm'],
     store: out.store as unknown as Config['store'],
     log: out.log as unknown as Config['log'],
+    control: out.control as unknown as Config['control'],
+    notify: out.notify as unknown as Config['notify'],
     file,
   };
 }
 
+/** Resolves entry `i` of a list: every field checked like a key, required fields present, unique fields unique. */
+function resolveEntry(
+  list: ListSpec,
+  i: number,
+  entry: Record<string, unknown>,
+  origin: Origin,
+  baseDir: string,
+  env: Record<string, string | undefined>,
+  used: Map<string, string>,
+): Record<string, string | number> {
+  const file = origin.kind === 'file' ? origin.file : undefined;
+  const out: Record<string, string | number> = {};
+  for (const field of list.fields) {
+    const dotted = `${list.section}.${list.key}[${i}].${field.key}`;
+    const value = entry[field.key];
+    if (value === undefined) {
+      if (!field.required) continue;
+      throw new ConfigError(
+        `missing required key "${dotted}" ${file === undefined ? '(default)' : `in ${file}`}: every [[${list.section}.${list.key}]] needs ${field.key}`,
+        { key: dotted, file },
+      );
+    }
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`${where(dotted, origin)} must be ${article(expectedType(field))}, not ${typeName(value)}`, { key: dotted, file });
+    }
+    const resolved = resolveValue(field, dotted, { value, origin }, baseDir, env);
+    if (field.unique) {
+      const slot = `${list.section}.${field.key}=${String(resolved)}`;
+      const previous = used.get(slot);
+      if (previous !== undefined) {
+        throw new ConfigError(
+          `${where(dotted, origin)} is "${String(resolved)}", which ${previous} already uses: every ${field.key} in [${list.section}] must be unique`,
+          { key: dotted, file },
+        );
+      }
+      used.set(slot, `"${dotted}"`);
+    }
+    out[field.prop] = resolved;
+  }
+  return out;
+}
+
 /** Reads a ConfigDefaults object (already camelCase and typed by TypeScript; still checked at resolve time). */
-function fromDefaults(defaults: ConfigDefaults): Map<KeySpec, Sourced> {
-  const m = new Map<KeySpec, Sourced>();
+function fromDefaults(defaults: ConfigDefaults): Layer {
+  const keys = new Map<KeySpec, Sourced>();
   for (const spec of KEYS) {
     const section = defaults[spec.section] as Record<string, unknown> | undefined;
     const v = section?.[spec.prop];
-    if (typeof v === 'string' || typeof v === 'number') m.set(spec, { value: v, origin: { kind: 'default' } });
+    if (typeof v === 'string' || typeof v === 'number') keys.set(spec, { value: v, origin: { kind: 'default' } });
   }
-  return m;
+  const lists = new Map<ListSpec, SourcedList>();
+  for (const list of LISTS) {
+    const v = (defaults[list.section] as Record<string, unknown> | undefined)?.[list.prop];
+    if (!Array.isArray(v)) continue;
+    // camelCase entries to TOML keys, so defaults and the file go through the same resolveEntry.
+    const entries = v.map((e: Record<string, unknown>) => {
+      const raw: Record<string, unknown> = {};
+      for (const f of list.fields) if (e[f.prop] !== undefined) raw[f.key] = e[f.prop];
+      return raw;
+    });
+    lists.set(list, { entries, origin: { kind: 'default' } });
+  }
+  return { keys, lists };
 }
 
 /** Parses and structurally validates the TOML file: known sections and keys only, right types, no inline secrets. */
-function fromFile(file: string): Map<KeySpec, Sourced> {
+function fromFile(file: string): Layer {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -139,6 +233,7 @@ function fromFile(file: string): Map<KeySpec, Sourced> {
   rejectInlineSecrets(doc, [], file);
 
   const m = new Map<KeySpec, Sourced>();
+  const lists = new Map<ListSpec, SourcedList>();
   for (const [sectionName, section] of Object.entries(doc)) {
     if (!(SECTION_NAMES as string[]).includes(sectionName)) throw unknownKey(sectionName, file);
     if (!isTable(section)) {
@@ -149,20 +244,63 @@ function fromFile(file: string): Map<KeySpec, Sourced> {
     }
     for (const [key, value] of Object.entries(section)) {
       const dotted = `${sectionName}.${key}`;
+      const list = LIST_BY_PATH.get(dotted);
+      if (list !== undefined) {
+        lists.set(list, { entries: listEntries(list, value, file), origin: { kind: 'file', file } });
+        continue;
+      }
       const spec = SPEC_BY_PATH.get(dotted);
       if (spec === undefined) throw unknownKey(dotted, file);
-      const expected = spec.kind === 'integer' ? 'integer' : 'string';
-      const ok = expected === 'integer' ? typeof value === 'number' && Number.isInteger(value) : typeof value === 'string';
-      if (!ok) {
-        throw new ConfigError(`"${dotted}" in ${file} must be ${article(expected)}, not ${typeName(value)}`, {
-          key: dotted,
-          file,
-        });
-      }
+      checkType(spec, dotted, value, file);
       m.set(spec, { value: value as string | number, origin: { kind: 'file', file } });
     }
   }
-  return m;
+  return { keys: m, lists };
+}
+
+/** The entries of a `[[section.key]]` list in the file: an array of tables with known fields of the right types. */
+function listEntries(list: ListSpec, value: unknown, file: string): Record<string, unknown>[] {
+  const dotted = `${list.section}.${list.key}`;
+  if (!Array.isArray(value) || !value.every(isTable)) {
+    throw new ConfigError(
+      `"${dotted}" in ${file} must be an array of tables, written as [[${dotted}]] blocks, not ${typeName(value)}`,
+      { key: dotted, file },
+    );
+  }
+  const fields = new Map(list.fields.map((f) => [f.key, f]));
+  return value.map((entry, i) => {
+    for (const [key, v] of Object.entries(entry)) {
+      const at = `${dotted}[${i}].${key}`;
+      const field = fields.get(key);
+      if (field === undefined) {
+        const hint = closest(key, [...fields.keys()]);
+        throw new ConfigError(
+          `unknown key "${at}" in ${file}${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
+            `each [[${dotted}]] takes ${[...fields.keys()].join(', ')}`,
+          { key: at, file },
+        );
+      }
+      checkType(field, at, v, file);
+    }
+    return entry;
+  });
+}
+
+/** The TOML type a value of this spec is written as. */
+function expectedType(spec: ValueSpec): string {
+  return spec.kind === 'integer' ? 'integer' : 'string';
+}
+
+/** Throws unless `value`, read from the file, has the TOML type `spec` expects. */
+function checkType(spec: ValueSpec, dotted: string, value: unknown, file: string): void {
+  const expected = expectedType(spec);
+  const ok = expected === 'integer' ? typeof value === 'number' && Number.isInteger(value) : typeof value === 'string';
+  if (!ok) {
+    throw new ConfigError(`"${dotted}" in ${file} must be ${article(expected)}, not ${typeName(value)}`, {
+      key: dotted,
+      file,
+    });
+  }
 }
 
 /** Reads `WAIAAS_<SECTION>__<KEY>` overrides; any other `WAIAAS_*__*` variable is a mistake and an error. */
@@ -179,13 +317,21 @@ function fromEnv(env: Record<string, string | undefined>): Map<KeySpec, Sourced>
     if (SECRET_KEY.test(key)) {
       throw new ConfigError(
         `environment variable ${name} is not allowed: secrets are never taken from the environment ` +
-          '(it leaks to child processes and /proc); put the PIN in a file with mode 0600 and set hsm.pin_file',
+          `(it leaks to child processes and /proc); put the secret in a file with mode 0600 and ${secretFileHint(section)}`,
+        { key: name },
+      );
+    }
+    const list = LIST_BY_PATH.get(`${section}.${key.split('__')[0] ?? ''}`);
+    if (list !== undefined) {
+      throw new ConfigError(
+        `environment variable ${name} is not allowed: [[${list.section}.${list.key}]] is a list of tables and is set ` +
+          'only in the configuration file; environment overrides exist for single keys only',
         { key: name },
       );
     }
     const spec = rest === rest.toUpperCase() ? SPEC_BY_PATH.get(dotted) : undefined;
     if (spec === undefined) {
-      const hint = suggest(dotted);
+      const hint = closest(dotted, [...SPEC_BY_PATH.keys()]); // lists cannot come from the environment: never suggest one
       throw new ConfigError(
         `unknown environment variable ${name}: no configuration key "${dotted}"` +
           (hint ? ` (did you mean ${envName(hint)}?)` : ''),
@@ -205,23 +351,26 @@ function fromEnv(env: Record<string, string | undefined>): Map<KeySpec, Sourced>
   return m;
 }
 
-/** Checks one value against its spec and returns its resolved form (paths absolute, files checked). */
+/** How an error message names a value: the key and where it was set. */
+function where(dotted: string, origin: Origin): string {
+  return origin.kind === 'file'
+    ? `"${dotted}" in ${origin.file}`
+    : origin.kind === 'env'
+      ? `${origin.name} (sets "${dotted}")`
+      : `"${dotted}" (default)`;
+}
+
+/** Checks one value (at key path `dotted`) against its spec and returns its resolved form (paths absolute, files checked). */
 function resolveValue(
-  spec: KeySpec,
+  spec: ValueSpec,
+  dotted: string,
   { value, origin }: Sourced,
   baseDir: string,
   env: Record<string, string | undefined>,
 ): string | number {
-  const dotted = `${spec.section}.${spec.key}`;
   const file = origin.kind === 'file' ? origin.file : undefined;
-  const where =
-    origin.kind === 'file'
-      ? `"${dotted}" in ${origin.file}`
-      : origin.kind === 'env'
-        ? `${origin.name} (sets "${dotted}")`
-        : `"${dotted}" (default)`;
   const fail = (reason: string): never => {
-    throw new ConfigError(`${where} ${reason}`, { key: dotted, file });
+    throw new ConfigError(`${where(dotted, origin)} ${reason}`, { key: dotted, file });
   };
 
   if (spec.kind === 'integer') {
@@ -241,10 +390,16 @@ function resolveValue(
     if (reason !== undefined) fail(`${reason}, got "${value}"`);
     return value;
   }
+  if (spec.kind === 'url') {
+    // Never echoed: the URL itself may be a credential.
+    const reason = checkHttpUrl(value) ?? spec.check?.(value);
+    if (reason !== undefined) fail(reason);
+    return value;
+  }
 
   // A path.
   if (value.length === 0) return fail('must not be empty');
-  if (spec.section === 'store' && value === ':memory:') return value;
+  if (dotted === 'store.path' && value === ':memory:') return value;
   let p = value;
   if (p.includes('${CREDENTIALS_DIRECTORY}')) {
     const dir = env['CREDENTIALS_DIRECTORY'];
@@ -275,6 +430,11 @@ function resolveValue(
           `or 0400, readable by its owner only (chmod 600 ${p})`,
       );
     }
+    if (spec.secretFile && spec.minBytes !== undefined) {
+      // Read, check and drop: a short or malformed secret stops the server now, not at the first delivery.
+      const r = readSecretFile(p, spec.minBytes);
+      if (!r.ok) return fail(`names ${p}, which ${r.reason}`);
+    }
   }
   return p;
 }
@@ -286,8 +446,8 @@ function rejectInlineSecrets(node: Record<string, unknown>, at: string[], file: 
     if (SECRET_KEY.test(key)) {
       const dotted = here.join('.');
       throw new ConfigError(
-        `"${dotted}" in ${file} is not allowed: a PIN or password must never be written in the configuration file. ` +
-          'Put it in a file readable only by the service (mode 0600 or 0400) and set hsm.pin_file to its path.',
+        `"${dotted}" in ${file} is not allowed: a secret (PIN, password, token) must never be written in the ` +
+          `configuration file. Put it in a file readable only by the service (mode 0600 or 0400) and ${secretFileHint(at[0] ?? key)}.`,
         { key: dotted, file },
       );
     }
@@ -306,11 +466,15 @@ function unknownKey(dotted: string, file: string): ConfigError {
 
 /** The closest known key (or section) within edit distance 2, for typo hints. */
 function suggest(dotted: string): string | undefined {
-  const candidates = dotted.includes('.') ? [...SPEC_BY_PATH.keys()] : SECTION_NAMES;
+  return closest(dotted, dotted.includes('.') ? [...SPEC_BY_PATH.keys(), ...LIST_BY_PATH.keys()] : SECTION_NAMES);
+}
+
+/** The candidate within edit distance 2 of `s`, if any. */
+function closest(s: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;
   for (const c of candidates) {
-    const d = editDistance(dotted, c);
+    const d = editDistance(s, c);
     if (d < bestD) [best, bestD] = [c, d];
   }
   return best;

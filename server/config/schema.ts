@@ -1,7 +1,9 @@
 /**
- * The configuration schema: the resolved `Config` type, the one `DEFAULT_CONFIG` object, and a table with one row per
- * TOML key. The loader, the environment overrides and the TOML template are all driven by that table, so adding a key
- * is one row here plus a field in the type, and nothing can accept a key the others do not know.
+ * The configuration schema: the resolved `Config` type, the one `DEFAULT_CONFIG` object, a table with one row per
+ * TOML key (`KEYS`) and a table with one row per list of tables (`LISTS`, e.g. `[[notify.webhooks]]`, each row
+ * listing the fields of one entry). The loader, the environment overrides and the TOML template are all driven by
+ * those tables, so adding a key is one row here plus a field in the type, and nothing can accept a key the others do
+ * not know.
  */
 
 /** Log levels accepted by `log.level` (pino's levels, without 'silent': an appliance always logs something). */
@@ -54,6 +56,44 @@ export interface LogSettings {
   level: LogLevel;
 }
 
+/** One `[[notify.webhooks]]` entry: a receiver of signed JSON POSTs. */
+export interface WebhookSettings {
+  /** Unique among all sinks ([a-z0-9_-]); the outbox records deliveries by it, so renaming a sink drops its backlog. */
+  name: string;
+  /** http(s) URL the events are POSTed to. */
+  url: string;
+  /** Absolute path of the file holding the HMAC secret (mode 0600 or 0400, at least 16 bytes). */
+  secretFile: string;
+}
+
+/** One `[[notify.ntfy]]` entry: an ntfy-style topic. */
+export interface NtfySettings {
+  /** Unique among all sinks ([a-z0-9_-]). */
+  name: string;
+  /** The full topic URL, e.g. https://ntfy.example.com/waiaas-alerts. */
+  url: string;
+  /** Absolute path of the file holding the access token sent as `Authorization: Bearer` (mode 0600 or 0400). */
+  tokenFile?: string;
+}
+
+/** `[control]`: owner control timings (see docs/owners.md). */
+export interface ControlSettings {
+  /** For a wallet without owners, APPROVAL verdicts become DELAY of this many seconds. */
+  noOwnerDelaySeconds: number;
+  /** An admin's unfreeze of the whole appliance takes effect after this many seconds. */
+  applianceUnfreezeDelaySeconds: number;
+}
+
+/** `[notify]`: owner notifications (see docs/notifications.md). */
+export interface NotifySettings {
+  webhooks: WebhookSettings[];
+  ntfy: NtfySettings[];
+  /** Delivery attempts per notification and sink before it is given up. */
+  maxAttempts: number;
+  /** Age in seconds after which an undelivered notification is given up. */
+  maxAgeSeconds: number;
+}
+
 /** Every settable value, by section, in camelCase: what a TOML file or the environment can set. */
 export interface ConfigValues {
   server: ServerSettings;
@@ -61,6 +101,8 @@ export interface ConfigValues {
   hsm: HsmSettings;
   store: StoreSettings;
   log: LogSettings;
+  control: ControlSettings;
+  notify: NotifySettings;
 }
 
 /** A partial ConfigValues: the shape of DEFAULT_CONFIG, of `loadConfig`'s `defaults` and of `renderConfigToml`'s input. */
@@ -89,24 +131,22 @@ export const DEFAULT_CONFIG: ConfigDefaults = deepFreeze({
   hsm: { tokenLabel: 'waiaas', sessions: 4 },
   store: { path: 'waiaas.db' },
   log: { level: 'info' },
+  control: { noOwnerDelaySeconds: 3600, applianceUnfreezeDelaySeconds: 3600 },
+  notify: { webhooks: [], ntfy: [], maxAttempts: 20, maxAgeSeconds: 86_400 },
 });
 
 /** A configuration section name. */
 export type SectionName = keyof ConfigValues;
 
-/** How a key's value is read and checked. */
-export type KeyKind = 'string' | 'integer' | 'path' | 'level';
+/**
+ * How a key's value is read and checked. 'url' is a string checked like 'string' but never echoed in errors: a
+ * webhook URL often carries a credential in its path (Slack, Discord), so a message names the key, not the value.
+ */
+export type KeyKind = 'string' | 'integer' | 'path' | 'level' | 'url';
 
-/** One row of the schema table: one TOML key. */
-export interface KeySpec {
-  section: SectionName;
-  /** The snake_case TOML key inside its section. */
-  key: string;
-  /** The camelCase property in ConfigValues[section]. */
-  prop: string;
+/** How one value is read and checked: what a TOML key and a field of a list entry have in common. */
+export interface ValueSpec {
   kind: KeyKind;
-  /** One or more comment lines for the TOML template; also the operator's documentation of the key. */
-  doc: string;
   /** Inclusive bounds for integers. */
   min?: number;
   max?: number;
@@ -114,8 +154,55 @@ export interface KeySpec {
   mustExist?: boolean;
   /** A path to a secret: must be a regular file with mode exactly 0600 or 0400. */
   secretFile?: boolean;
+  /**
+   * For secret files whose content is checked at load time (webhook secrets, tokens): the fewest bytes the secret
+   * must have, once one trailing newline is removed. The content is read, checked and dropped, never kept.
+   */
+  minBytes?: number;
   /** Extra check; returns a reason (completing "<key> ...") when the value is unusable. */
   check?: (value: string) => string | undefined;
+}
+
+/** One row of the schema table: one TOML key. */
+export interface KeySpec extends ValueSpec {
+  section: SectionName;
+  /** The snake_case TOML key inside its section. */
+  key: string;
+  /** The camelCase property in ConfigValues[section]. */
+  prop: string;
+  /** One or more comment lines for the TOML template; also the operator's documentation of the key. */
+  doc: string;
+}
+
+/** One field of the entries of a list of tables. */
+export interface FieldSpec extends ValueSpec {
+  /** The snake_case TOML key inside the entry. */
+  key: string;
+  /** The camelCase property of the resolved entry. */
+  prop: string;
+  /** Comment line(s) for the TOML template. */
+  doc: string;
+  /** Every entry must set it. */
+  required: boolean;
+  /** The value the template's commented example shows. */
+  example: string;
+  /**
+   * The value must be unique across every entry of every list of the same section (sink names: the outbox keys
+   * deliveries by them, so two sinks with one name would share, and lose, each other's backlog).
+   */
+  unique?: boolean;
+}
+
+/** One row of the list table: an array of tables (`[[section.key]]`), written only in the file, never from the environment. */
+export interface ListSpec {
+  section: SectionName;
+  /** The snake_case key inside its section: `[[<section>.<key>]]`. */
+  key: string;
+  /** The camelCase property in ConfigValues[section] (an array of entries). */
+  prop: string;
+  /** Comment line(s) for the TOML template. */
+  doc: string;
+  fields: readonly FieldSpec[];
 }
 
 /** Section comments for the TOML template, in the order sections are written. */
@@ -125,6 +212,10 @@ export const SECTIONS: Readonly<Record<SectionName, string>> = {
   hsm: 'The PKCS#11 token holding the signing keys. The PIN itself is never written here: only the path of a file holding it.',
   store: 'Local database: wallets, policies, audit records.',
   log: 'JSON lines on stdout.',
+  control: 'Owner control (see docs/owners.md).',
+  notify:
+    'Owner notifications (NOTIFY, DELAY, APPROVAL, denials, freezes, expiries): signed webhooks and ntfy topics.\n' +
+    'Delivered at least once, retried with backoff; see docs/notifications.md.',
 };
 
 /** The schema table: every key the configuration accepts, in template order. */
@@ -238,7 +329,140 @@ export const KEYS: readonly KeySpec[] = [
     kind: 'level',
     doc: `Minimum level: ${LOG_LEVELS.join(' | ')}.`,
   },
+  {
+    section: 'control',
+    key: 'no_owner_delay_seconds',
+    prop: 'noOwnerDelaySeconds',
+    kind: 'integer',
+    min: 0,
+    max: 30 * 86_400,
+    doc: 'For a wallet without owners, an APPROVAL verdict becomes a DELAY of this many seconds (during which it can be frozen).',
+  },
+  {
+    section: 'control',
+    key: 'appliance_unfreeze_delay_seconds',
+    prop: 'applianceUnfreezeDelaySeconds',
+    kind: 'integer',
+    min: 0,
+    max: 30 * 86_400,
+    doc: "An admin's unfreeze of the whole appliance takes effect after this many seconds (anyone may freeze again before).",
+  },
+  {
+    section: 'notify',
+    key: 'max_attempts',
+    prop: 'maxAttempts',
+    kind: 'integer',
+    min: 1,
+    max: 1000,
+    doc: 'Delivery attempts per notification and sink before it is given up (1 to 1000).',
+  },
+  {
+    section: 'notify',
+    key: 'max_age_seconds',
+    prop: 'maxAgeSeconds',
+    kind: 'integer',
+    min: 60,
+    max: 30 * 86_400,
+    doc: 'An undelivered notification older than this many seconds is given up (60 to 2592000).',
+  },
 ];
+
+/** Sink names: they appear in logs and the outbox, so keep them short and plain. */
+const SINK_NAME = /^[a-z0-9_-]{1,64}$/;
+
+const sinkName: FieldSpec = {
+  key: 'name',
+  prop: 'name',
+  kind: 'string',
+  required: true,
+  unique: true,
+  example: 'ops',
+  doc: 'Unique name of this sink (a-z, 0-9, _ and -), used in logs and the outbox.',
+  check: (v) => (SINK_NAME.test(v) ? undefined : 'must be 1 to 64 characters a-z, 0-9, _ or -'),
+};
+
+/** The list table: every array of tables the configuration accepts, in template order. */
+export const LISTS: readonly ListSpec[] = [
+  {
+    section: 'notify',
+    key: 'webhooks',
+    prop: 'webhooks',
+    doc:
+      'A webhook: each event is POSTed as JSON, signed with HMAC-SHA256 (header x-waiaas-signature).\n' +
+      'Repeat the [[notify.webhooks]] block for more receivers.',
+    fields: [
+      sinkName,
+      {
+        key: 'url',
+        prop: 'url',
+        kind: 'url',
+        required: true,
+        example: 'https://hooks.example.com/waiaas',
+        doc: 'http(s) URL the events are POSTed to.',
+      },
+      {
+        key: 'secret_file',
+        prop: 'secretFile',
+        kind: 'path',
+        required: true,
+        mustExist: true,
+        secretFile: true,
+        minBytes: 16,
+        example: '${CREDENTIALS_DIRECTORY}/webhook-ops',
+        doc: 'File holding the signing secret: mode 0600 or 0400, at least 16 bytes (e.g. openssl rand -hex 32).',
+      },
+    ],
+  },
+  {
+    section: 'notify',
+    key: 'ntfy',
+    prop: 'ntfy',
+    doc: 'An ntfy topic: each event is POSTed as a short text with Title, Priority and Tags headers.',
+    fields: [
+      { ...sinkName, example: 'phone' },
+      {
+        key: 'url',
+        prop: 'url',
+        kind: 'url',
+        required: true,
+        example: 'https://ntfy.example.com/waiaas-alerts',
+        doc: 'Full topic URL (server and topic).',
+        check: (v) => (new URL(v).pathname.replace(/\/+$/, '') === '' ? 'must name a topic (https://server/topic)' : undefined),
+      },
+      {
+        key: 'token_file',
+        prop: 'tokenFile',
+        kind: 'path',
+        required: false,
+        mustExist: true,
+        secretFile: true,
+        minBytes: 1,
+        example: '${CREDENTIALS_DIRECTORY}/ntfy-token',
+        doc: 'File holding an access token, sent as Authorization: Bearer (mode 0600 or 0400).',
+      },
+    ],
+  },
+];
+
+/**
+ * Why `url` cannot be used as a notification URL, or undefined when it can: http or https only, with a host, and no
+ * user:password@ part (credentials belong in secret_file / token_file, not in a file anyone may read). The reason
+ * never repeats the URL.
+ */
+export function checkHttpUrl(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'must be an absolute http:// or https:// URL';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must use http or https, not ${u.protocol.slice(0, 16)}`;
+  if (u.hostname === '') return 'must name a host';
+  if (u.username !== '' || u.password !== '') {
+    return 'must not contain credentials (user:password@); put a token in a file and use token_file or secret_file';
+  }
+  return undefined;
+}
 
 /**
  * Splits a `host:port` listen address. IPv6 hosts must be bracketed so the port is never ambiguous. Returns a reason

@@ -14,6 +14,9 @@ import type { CallHooks } from './grpc/bind.ts';
 import { addReflection } from './grpc/reflection.ts';
 import type { Logger } from './log.ts';
 import { PolicyService } from './policies/policies.ts';
+import { AgentService } from './authz/agents.ts';
+import { Authorizer } from './authz/authorize.ts';
+import { Principals } from './authz/principals.ts';
 import { ApprovalService } from './owners/approvals.ts';
 import { OwnerService } from './owners/owners.ts';
 import { SignRequestEvents } from './signer/events.ts';
@@ -32,8 +35,17 @@ export interface Appliance {
   stop(): Promise<void>;
 }
 
+/** Options of startAppliance. */
+export interface ApplianceOptions {
+  /**
+   * Development mode: register the dev state's agent and owner identities with access to every wallet, so that
+   * `make run` works out of the box. Never in production: there principals are registered with AgentService.
+   */
+  devPrincipals?: boolean;
+}
+
 /** Starts the appliance described by `config`. */
-export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
+export async function startAppliance(config: Config, log: Logger, options: ApplianceOptions = {}): Promise<Appliance> {
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   const store = Store.open(config.store.path);
   let hsm: Hsm | undefined;
@@ -59,6 +71,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const requests = new SignRequestService({ store, events, notifications, log });
     const owners = new OwnerService({ store, wallets, events, notifications, log, applianceUnfreezeDelaySeconds: config.control.applianceUnfreezeDelaySeconds });
     const approvals = new ApprovalService({ store, wallets, owners, signer, events, notifications, log });
+    const principals = new Principals(store);
+    if (options.devPrincipals) {
+      const all = { wallets: ['*'], chains: ['*'], rateLimit: 1000 };
+      await principals.put({ uri: 'spiffe://waiaas/agent/dev-agent', role: 'agent', ...all, operations: ['create_wallet', 'read', 'sign_transaction', 'sign_message', 'cancel_request'] }, 'dev-state', new Date().toISOString());
+      await principals.put({ uri: 'spiffe://waiaas/owner/dev-owner', role: 'owner', ...all, operations: ['read'] }, 'dev-state', new Date().toISOString());
+    }
+    const authorizer = new Authorizer(principals);
+    const agents = new AgentService({ principals, log, ca: config.tls.caKeyFile && config.tls.caCertFile ? { certFile: config.tls.caCertFile, keyFile: config.tls.caKeyFile } : undefined });
     // Every second: sign DELAY requests whose delay passed (unless vetoed or frozen), expire pending requests, apply
     // a scheduled appliance unfreeze. Old ledger buckets are pruned daily.
     let sweeping = false;
@@ -98,13 +118,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       leave: () => {
         inflight--;
       },
+      authorize: (identity, method, request, serial) => authorizer.authorize(identity, method, request, serial),
     };
 
     const server = new Server({
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
     });
-    bindApi(server, { wallets, policies, signer, requests, owners, approvals }, hooks);
+    bindApi(server, { wallets, policies, signer, requests, owners, approvals, agents, principals }, hooks);
     health.addToServer(server);
     addReflection(server, API_SERVICES);
 
@@ -119,7 +140,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     );
     health.setStatus('', 'SERVING');
     for (const s of API_SERVICES) health.setStatus(s.typeName, 'SERVING');
-    log.info({ host: config.server.host, port, token: hsm.tokenLabel, store: config.store.path }, 'listening');
+    log.info({ host: config.server.host, port, tokenLabel: hsm.tokenLabel, store: config.store.path }, 'listening');
 
     const openHsm = hsm;
     let stopping: Promise<void> | undefined;

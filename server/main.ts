@@ -54,7 +54,7 @@ async function main(): Promise<number> {
   }
   const log = createLogger({ level: config.log.level });
   bootLog = log;
-  const appliance = await startAppliance(config, log);
+  const appliance = await startAppliance(config, log, { devPrincipals: devState !== undefined });
   if (devState !== undefined) {
     process.stderr.write(
       `\nWAIaaS Signer (development state in ${devState}) is listening on ${config.server.host}:${appliance.port}\n` +

@@ -2,6 +2,7 @@
  * Binds every API service to the gRPC server: one handler per RPC, each in its own file under server/api/<service>/.
  */
 import type { Server } from '@grpc/grpc-js';
+import { AgentService as AgentServiceDesc } from '../../gen/waiaas/v1/agent_pb.js';
 import { ApprovalService as ApprovalServiceDesc } from '../../gen/waiaas/v1/approval_pb.js';
 import { OwnerService as OwnerServiceDesc } from '../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService as PolicyServiceDesc } from '../../gen/waiaas/v1/policy_pb.js';
@@ -9,12 +10,15 @@ import { SignRequestService as SignRequestServiceDesc } from '../../gen/waiaas/v
 import { SignerService as SignerServiceDesc } from '../../gen/waiaas/v1/signer_pb.js';
 import { WalletService as WalletServiceDesc } from '../../gen/waiaas/v1/wallet_pb.js';
 import { bindService, type CallHooks } from '../grpc/bind.ts';
+import type { AgentService } from '../authz/agents.ts';
+import type { Principals } from '../authz/principals.ts';
 import type { ApprovalService } from '../owners/approvals.ts';
 import type { OwnerService } from '../owners/owners.ts';
 import type { PolicyService } from '../policies/policies.ts';
 import type { SignRequestService } from '../signer/requests.ts';
 import type { Signer } from '../signer/signer.ts';
 import type { WalletService } from '../wallets/wallets.ts';
+import * as agent from './agent/handlers.ts';
 import * as approval from './approval/handlers.ts';
 import * as owner from './owner/handlers.ts';
 import { evaluatePolicy } from './policy/evaluate_policy.ts';
@@ -41,14 +45,16 @@ export interface ApiServices {
   requests: SignRequestService;
   owners: OwnerService;
   approvals: ApprovalService;
+  agents: AgentService;
+  principals: Principals;
 }
 
 /** The API's services, for reflection and health. */
-export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc, OwnerServiceDesc, ApprovalServiceDesc] as const;
+export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc, OwnerServiceDesc, ApprovalServiceDesc, AgentServiceDesc] as const;
 
 /** Registers every API service on `server`. */
 export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void {
-  bindService(server, WalletServiceDesc, { createWallet: createWallet(s.wallets), getWallet: getWallet(s.wallets), listWallets: listWallets(s.wallets) }, hooks);
+  bindService(server, WalletServiceDesc, { createWallet: createWallet(s.wallets, s.principals), getWallet: getWallet(s.wallets), listWallets: listWallets(s.wallets) }, hooks);
   bindService(
     server,
     SignerServiceDesc,
@@ -97,6 +103,12 @@ export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void 
       reject: approval.reject(s.approvals),
       watchPendingRequests: approval.watchPendingRequests(s.approvals),
     },
+    hooks,
+  );
+  bindService(
+    server,
+    AgentServiceDesc,
+    { putPrincipal: agent.putPrincipal(s.agents), listPrincipals: agent.listPrincipals(s.agents), issueCredential: agent.issueCredential(s.agents), revoke: agent.revoke(s.agents) },
     hooks,
   );
 }

@@ -398,7 +398,7 @@ function resolveValue(
   }
 
   // A path.
-  if (value.length === 0) return fail('must not be empty');
+  if (value.length === 0) return spec.optional ? '' : fail('must not be empty');
   if (dotted === 'store.path' && value === ':memory:') return value;
   let p = value;
   if (p.includes('${CREDENTIALS_DIRECTORY}')) {

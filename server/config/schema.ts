@@ -30,6 +30,10 @@ export interface TlsSettings {
   keyFile: string;
   /** CA bundle client certificates must chain to, PEM. */
   clientCaFile: string;
+  /** CA certificate used to issue client credentials (AgentService.IssueCredential); '' = issuing is off. */
+  caCertFile: string;
+  /** That CA's private key (mode 0600/0400); '' = issuing is off. */
+  caKeyFile: string;
 }
 
 /** `[hsm]`: the PKCS#11 token holding the signing keys. */
@@ -127,7 +131,7 @@ export interface Config extends ConfigValues {
  */
 export const DEFAULT_CONFIG: ConfigDefaults = deepFreeze({
   server: { listen: '127.0.0.1:7443', maxMessageBytes: 262_144, shutdownGraceSeconds: 10 },
-  tls: {},
+  tls: { caCertFile: '', caKeyFile: '' },
   hsm: { tokenLabel: 'waiaas', sessions: 4 },
   store: { path: 'waiaas.db' },
   log: { level: 'info' },
@@ -152,6 +156,8 @@ export interface ValueSpec {
   max?: number;
   /** A path that must exist when the configuration is loaded. */
   mustExist?: boolean;
+  /** A path that may be left empty (""), meaning the feature it enables is off. */
+  optional?: boolean;
   /** A path to a secret: must be a regular file with mode exactly 0600 or 0400. */
   secretFile?: boolean;
   /**
@@ -273,6 +279,25 @@ export const KEYS: readonly KeySpec[] = [
     kind: 'path',
     mustExist: true,
     doc: 'CA certificate(s) (PEM) every client certificate must chain to.',
+  },
+  {
+    section: 'tls',
+    key: 'ca_cert_file',
+    prop: 'caCertFile',
+    kind: 'path',
+    optional: true,
+    mustExist: true,
+    doc: 'CA certificate (PEM) the appliance issues agent and owner credentials with ("" = issuing is off).',
+  },
+  {
+    section: 'tls',
+    key: 'ca_key_file',
+    prop: 'caKeyFile',
+    kind: 'path',
+    optional: true,
+    mustExist: true,
+    secretFile: true,
+    doc: 'That CA\'s private key (PEM), mode 0600 or 0400 ("" = issuing is off).',
   },
   {
     section: 'hsm',

@@ -149,7 +149,7 @@ function devConfigToml(module: string, listen: string): string {
   return renderConfigToml(
     {
       server: { listen },
-      tls: { certFile: 'server.pem', keyFile: 'server.key', clientCaFile: 'ca.pem' },
+      tls: { certFile: 'server.pem', keyFile: 'server.key', clientCaFile: 'ca.pem', caCertFile: 'ca.pem', caKeyFile: 'ca.key' },
       hsm: { module, tokenLabel: DEV_TOKEN_LABEL, pinFile: DEV_FILES.userPin },
       store: { path: DEV_FILES.store },
     },
@@ -258,7 +258,7 @@ async function ensureToken(root: string, module: string, log: Logger | undefined
     );
   }
   await initToken(module, DEV_TOKEN_LABEL, soPin, userPin);
-  log?.info({ token: DEV_TOKEN_LABEL, dir: path.join(root, DEV_FILES.tokens) }, 'initialised SoftHSM2 token');
+  log?.info({ tokenLabel: DEV_TOKEN_LABEL, dir: path.join(root, DEV_FILES.tokens) }, 'initialised SoftHSM2 token');
   return true;
 }
 

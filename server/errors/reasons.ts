@@ -37,6 +37,8 @@ export const REASONS = {
   WAIAAS_APPROVAL_INVALID: { code: status.INVALID_ARGUMENT, doc: 'The owner signature is not a valid approval of this request; metadata.problem says why (wrong_request, expired, replayed, not_owner, bad_signature, requester, message_mismatch).' },
   WAIAAS_OWNER_QUORUM_REQUIRED: { code: status.PERMISSION_DENIED, doc: 'The change needs signatures from the threshold of the wallet\'s current owners.' },
   WAIAAS_OWNER_SIGNATURE_INVALID: { code: status.INVALID_ARGUMENT, doc: 'An owner signature does not verify over the issued message, or the message is stale; metadata.problem says why.' },
+  WAIAAS_RATE_LIMITED: { code: status.RESOURCE_EXHAUSTED, doc: 'The caller made too many calls; metadata.limit_per_second says its limit.' },
+  WAIAAS_CA_UNAVAILABLE: { code: status.FAILED_PRECONDITION, doc: 'The appliance has no CA key configured (tls.ca_key_file), so it cannot issue credentials.' },
   WAIAAS_HSM_UNAVAILABLE: { code: status.UNAVAILABLE, doc: 'The HSM cannot be used right now; nothing was signed.' },
   WAIAAS_HSM_KEY_MISSING: { code: status.FAILED_PRECONDITION, doc: 'The wallet\'s key is not on the HSM token.' },
   WAIAAS_STORE_UNAVAILABLE: { code: status.UNAVAILABLE, doc: 'The database cannot be written; nothing was signed.' },

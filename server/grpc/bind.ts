@@ -47,6 +47,8 @@ export interface CallHooks {
   enter(method: string): void;
   /** Called when a handler settles. */
   leave(method: string): void;
+  /** Refuses the call unless the identity may make it (server/authz); fills the identity's scope. */
+  authorize(identity: Identity, method: string, request: Record<string, unknown>, certificateSerial: string): void;
 }
 
 /** Adds `service` with `handlers` to `server`. Unary and server-streaming methods are supported. */
@@ -85,8 +87,10 @@ async function runStream(
   try {
     hooks.enter(fullName);
     entered = true;
-    const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
+    const cert = call.getAuthContext().sslPeerCertificate;
+    const identity = identityFromCertificate(cert);
     log = log.child({ caller: identity.uri });
+    hooks.authorize(identity, fullName, call.request as unknown as Record<string, unknown>, cert?.serialNumber ?? '');
     for await (const out of handler(call.request, { identity, log, signal: abort.signal, method: fullName })) {
       if (abort.signal.aborted) break;
       call.write(create(method.output, out));
@@ -114,8 +118,10 @@ async function runUnary(
   try {
     hooks.enter(fullName);
     entered = true;
-    const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
+    const cert = call.getAuthContext().sslPeerCertificate;
+    const identity = identityFromCertificate(cert);
     log = log.child({ caller: identity.uri });
+    hooks.authorize(identity, fullName, call.request as unknown as Record<string, unknown>, cert?.serialNumber ?? '');
     const out = await handler(call.request, { identity, log, signal: abort.signal, method: fullName });
     callback(null, create(method.output, out));
   } catch (err) {

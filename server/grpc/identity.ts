@@ -18,6 +18,15 @@ export interface Identity {
   name: string;
   /** The whole identity URI; recorded with every request the caller makes. */
   uri: string;
+  /** The wallets the caller may act on, filled by the authorizer: '*' or a set of wallet ids. */
+  scope?: { wallets: '*' | Set<string> };
+}
+
+/** True when `identity` may act on `walletId` (admins, and principals scoped to all wallets, may act on any). */
+export function inScope(identity: Identity, walletId: string): boolean {
+  if (identity.role === 'admin') return true;
+  const w = identity.scope?.wallets;
+  return w === '*' || (w !== undefined && w.has(walletId));
 }
 
 const IDENTITY_URI = /^spiffe:\/\/waiaas\/(agent|owner|admin)\/([A-Za-z0-9._-]{1,64})$/;

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { requireDeps } from '../deps.ts';
 import { WaiaasError } from '../errors/error.ts';
 import { fromStoreError } from '../errors/map.ts';
-import { requireRole, type Identity } from '../grpc/identity.ts';
+import { inScope, requireRole, type Identity } from '../grpc/identity.ts';
 import type { Logger } from '../log.ts';
 import type { Effects } from '../policy/effects.ts';
 import type { SignRequestEvents } from '../signer/events.ts';
@@ -82,7 +82,7 @@ export class ApprovalService {
   }
 
   private visible(rec: SignRequestRecord, who: Identity): boolean {
-    return who.role !== 'agent' || rec.caller === who.uri;
+    return who.role === 'agent' ? rec.caller === who.uri : inScope(who, rec.walletId);
   }
 
   /** Pending requests the caller may see, oldest first. */

@@ -5,7 +5,7 @@
 import { requireDeps } from '../deps.ts';
 import { WaiaasError } from '../errors/error.ts';
 import { fromStoreError } from '../errors/map.ts';
-import type { Identity } from '../grpc/identity.ts';
+import { inScope, type Identity } from '../grpc/identity.ts';
 import { checkWalletId } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { FINAL_STATES, type SignRequestRecord, type SignState, type Store } from '../store/store.ts';
@@ -33,7 +33,8 @@ export class SignRequestService {
   }
 
   private visible(rec: SignRequestRecord | undefined, who: Identity): rec is SignRequestRecord {
-    return rec !== undefined && (who.role !== 'agent' || rec.caller === who.uri);
+    if (rec === undefined) return false;
+    return who.role === 'agent' ? rec.caller === who.uri : inScope(who, rec.walletId);
   }
 
   /** The request, if the caller may see it; NOT_FOUND otherwise (an agent cannot probe for others' requests). */
@@ -60,9 +61,9 @@ export class SignRequestService {
       if (!m) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'page_token is not one this server issued', { metadata: { field: 'page_token' } });
       beforeSeq = Number(m[1]);
     }
-    const rows = this.deps.store.listSignRequests({
-      walletId: input.walletId || undefined, state: input.state, caller: who.role === 'agent' ? who.uri : undefined, beforeSeq, limit: limit + 1,
-    });
+    const rows = this.deps.store
+      .listSignRequests({ walletId: input.walletId || undefined, state: input.state, caller: who.role === 'agent' ? who.uri : undefined, beforeSeq, limit: limit + 1 })
+      .filter((r) => this.visible(r, who));
     const requests = rows.slice(0, limit);
     const last = requests.at(-1);
     return { requests, nextPageToken: rows.length > limit && last ? Buffer.from(`r1.${last.seq}`).toString('base64url') : '' };

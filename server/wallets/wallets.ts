@@ -110,7 +110,7 @@ export class WalletService {
   }
 
   /** A page of wallets in creation order. The page token is the opaque position after the last wallet returned. */
-  list(input: { pageSize: number; pageToken: string; chain?: StoredChain | undefined }): { wallets: WalletRecord[]; nextPageToken: string } {
+  list(input: { pageSize: number; pageToken: string; chain?: StoredChain | undefined; visible?: (w: WalletRecord) => boolean }): { wallets: WalletRecord[]; nextPageToken: string } {
     if (input.pageSize < 0 || input.pageSize > 1000) {
       throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'page_size must be 0-1000', { metadata: { field: 'page_size' } });
     }
@@ -121,10 +121,25 @@ export class WalletService {
       if (!m) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'page_token is not one this server issued', { metadata: { field: 'page_token' } });
       afterSeq = Number(m[1]);
     }
-    const rows = this.deps.store.listWallets({ afterSeq, limit: limit + 1, chain: input.chain });
-    const wallets = rows.slice(0, limit);
+    // Pages are cut after filtering to what the caller may see, so a scoped caller gets full pages of its wallets.
+    const wallets: WalletRecord[] = [];
+    let cursor = afterSeq;
+    let more = false;
+    for (;;) {
+      const rows = this.deps.store.listWallets({ afterSeq: cursor, limit: 500, chain: input.chain });
+      for (const w of rows) {
+        cursor = w.seq;
+        if (input.visible && !input.visible(w)) continue;
+        if (wallets.length === limit) {
+          more = true;
+          break;
+        }
+        wallets.push(w);
+      }
+      if (more || rows.length < 500) break;
+    }
     const last = wallets.at(-1);
-    const nextPageToken = rows.length > limit && last ? Buffer.from(`p1.${last.seq}`).toString('base64url') : '';
+    const nextPageToken = more && last ? Buffer.from(`p1.${last.seq}`).toString('base64url') : '';
     return { wallets, nextPageToken };
   }
 }

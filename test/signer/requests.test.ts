@@ -26,7 +26,7 @@ import { policyJson } from '../support/policies.ts';
 const log = pino({ level: 'silent' });
 const AGENT: Identity = { role: 'agent', name: 'a', uri: 'spiffe://waiaas/agent/a' };
 const OTHER: Identity = { role: 'agent', name: 'b', uri: 'spiffe://waiaas/agent/b' };
-const OWNER: Identity = { role: 'owner', name: 'o', uri: 'spiffe://waiaas/owner/o' };
+const OWNER: Identity = { role: 'owner', name: 'o', uri: 'spiffe://waiaas/owner/o', scope: { wallets: '*' } };
 /** No test here may reach the HSM: pending requests are never signed. */
 const NO_HSM = {
   signEd25519: () => Promise.reject(new Error('unexpected HSM call')),

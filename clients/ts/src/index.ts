@@ -8,6 +8,7 @@
 import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { credentials as grpcCredentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import { AgentService } from '../../../gen/waiaas/v1/agent_pb.js';
 import { ApprovalService } from '../../../gen/waiaas/v1/approval_pb.js';
 import { OwnerService } from '../../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService } from '../../../gen/waiaas/v1/policy_pb.js';
@@ -58,6 +59,7 @@ export interface WaiaasClient {
   requests: PromiseClient<typeof SignRequestService>;
   owners: PromiseClient<typeof OwnerService>;
   approvals: PromiseClient<typeof ApprovalService>;
+  agents: PromiseClient<typeof AgentService>;
   /** Closes the channel. */
   close(): void;
 }
@@ -84,7 +86,8 @@ export function createWaiaasClient(opts: WaiaasClientOptions): WaiaasClient {
   const requests = make(SignRequestService);
   const owners = make(OwnerService);
   const approvals = make(ApprovalService);
-  return { wallets, signer, policies, requests, owners, approvals, close: () => clients.forEach((c) => c.close()) };
+  const agents = make(AgentService);
+  return { wallets, signer, policies, requests, owners, approvals, agents, close: () => clients.forEach((c) => c.close()) };
 }
 
 function unary(raw: Client, method: DescMethod) {

@@ -26,6 +26,9 @@ import { loadSinks, Notifier } from './notify/index.ts';
 import { Store } from './store/store.ts';
 import { CURVE_OF, WalletService } from './wallets/wallets.ts';
 
+/** The appliance's version, recorded in the audit log at every start. */
+export const APPLIANCE_VERSION = '0.1.0';
+
 /** A running appliance. */
 export interface Appliance {
   /** The port the gRPC server listens on (useful with `listen = "127.0.0.1:0"`). */
@@ -51,7 +54,15 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
   let hsm: Hsm | undefined;
   let notifier: Notifier | undefined;
   try {
-    const interrupted = store.failInterruptedSignRequests(new Date().toISOString());
+    const interrupted = await store.write(() => {
+      const time = new Date().toISOString();
+      const ids = store.listSignRequests({ state: 'SIGNING', beforeSeq: Number.MAX_SAFE_INTEGER, limit: 1_000_000 });
+      const n = store.failInterruptedSignRequests(time);
+      const error = { reason: 'WAIAAS_REQUEST_INTERRUPTED', message: 'the server stopped while this request was being signed', metadata: {} };
+      for (const r of ids) store.audit.append({ actor: 'system', action: 'sign_request.failed', walletId: r.walletId, signRequestId: r.id, data: { error } }, time);
+      store.audit.append({ actor: 'system', action: 'appliance.started', data: { version: APPLIANCE_VERSION, appliance_id: store.control.applianceId(), interrupted: n } }, time);
+      return n;
+    });
     if (interrupted > 0) log.warn({ interrupted }, 'sign requests interrupted by the last stop were marked FAILED');
 
     hsm = await Hsm.open(
@@ -125,7 +136,7 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
     });
-    bindApi(server, { wallets, policies, signer, requests, owners, approvals, agents, principals }, hooks);
+    bindApi(server, { wallets, policies, signer, requests, owners, approvals, agents, principals, store }, hooks);
     health.addToServer(server);
     addReflection(server, API_SERVICES);
 

@@ -4,6 +4,7 @@
 import type { Server } from '@grpc/grpc-js';
 import { AgentService as AgentServiceDesc } from '../../gen/waiaas/v1/agent_pb.js';
 import { ApprovalService as ApprovalServiceDesc } from '../../gen/waiaas/v1/approval_pb.js';
+import { AuditService as AuditServiceDesc } from '../../gen/waiaas/v1/audit_pb.js';
 import { OwnerService as OwnerServiceDesc } from '../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService as PolicyServiceDesc } from '../../gen/waiaas/v1/policy_pb.js';
 import { SignRequestService as SignRequestServiceDesc } from '../../gen/waiaas/v1/sign_request_pb.js';
@@ -17,9 +18,11 @@ import type { OwnerService } from '../owners/owners.ts';
 import type { PolicyService } from '../policies/policies.ts';
 import type { SignRequestService } from '../signer/requests.ts';
 import type { Signer } from '../signer/signer.ts';
+import type { Store } from '../store/store.ts';
 import type { WalletService } from '../wallets/wallets.ts';
 import * as agent from './agent/handlers.ts';
 import * as approval from './approval/handlers.ts';
+import * as audit from './audit/handlers.ts';
 import * as owner from './owner/handlers.ts';
 import { evaluatePolicy } from './policy/evaluate_policy.ts';
 import { getPolicy } from './policy/get_policy.ts';
@@ -47,10 +50,11 @@ export interface ApiServices {
   approvals: ApprovalService;
   agents: AgentService;
   principals: Principals;
+  store: Store;
 }
 
 /** The API's services, for reflection and health. */
-export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc, OwnerServiceDesc, ApprovalServiceDesc, AgentServiceDesc] as const;
+export const API_SERVICES = [WalletServiceDesc, SignerServiceDesc, PolicyServiceDesc, SignRequestServiceDesc, OwnerServiceDesc, ApprovalServiceDesc, AgentServiceDesc, AuditServiceDesc] as const;
 
 /** Registers every API service on `server`. */
 export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void {
@@ -111,4 +115,5 @@ export function bindApi(server: Server, s: ApiServices, hooks: CallHooks): void 
     { putPrincipal: agent.putPrincipal(s.agents), listPrincipals: agent.listPrincipals(s.agents), issueCredential: agent.issueCredential(s.agents), revoke: agent.revoke(s.agents) },
     hooks,
   );
+  bindService(server, AuditServiceDesc, { tailAudit: audit.tailAudit(s.store), exportAudit: audit.exportAudit(s.store), verifyAudit: audit.verifyAudit(s.store) }, hooks);
 }

@@ -65,7 +65,7 @@ export class AgentService {
   }
 
   /** Issues a client certificate for an active principal. The private key is returned once and kept nowhere. */
-  async issue(uri: string, validSeconds: number): Promise<{ certPem: string; keyPem: string; caPem: string; serial: string; expireTime: Date }> {
+  async issue(uri: string, validSeconds: number, by: string): Promise<{ certPem: string; keyPem: string; caPem: string; serial: string; expireTime: Date }> {
     const ca = this.deps.ca;
     if (!ca) throw new WaiaasError('WAIAAS_CA_UNAVAILABLE');
     const p = this.deps.principals.get(uri);
@@ -77,7 +77,7 @@ export class AgentService {
     const x = new X509Certificate(issued.certPem);
     const serial = x.serialNumber.toLowerCase();
     const expireTime = new Date(x.validTo);
-    await this.deps.principals.addCertificate(serial, uri, this.deps.clock().toISOString(), expireTime.toISOString());
+    await this.deps.principals.addCertificate(serial, uri, this.deps.clock().toISOString(), expireTime.toISOString(), by, x.fingerprint256.replace(/:/g, '').toLowerCase());
     this.deps.log.info({ uri, serial, expireTime: expireTime.toISOString() }, 'credential issued');
     return { certPem: issued.certPem, keyPem: issued.keyPem, caPem, serial, expireTime };
   }
@@ -86,7 +86,7 @@ export class AgentService {
   async revoke(target: { uri: string; serial: string }, by: string): Promise<number> {
     if ((target.uri === '') === (target.serial === '')) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'give exactly one of uri or serial', { metadata: { field: 'uri' } });
     if (target.uri !== '' && !this.deps.principals.get(target.uri)) throw new WaiaasError('WAIAAS_INVALID_ARGUMENT', 'no such principal', { metadata: { field: 'uri' } });
-    const n = await this.deps.principals.revoke(target.uri ? { uri: target.uri } : { serial: target.serial.toLowerCase().replace(/:/g, '') }, this.deps.clock().toISOString());
+    const n = await this.deps.principals.revoke(target.uri ? { uri: target.uri } : { serial: target.serial.toLowerCase().replace(/:/g, '') }, this.deps.clock().toISOString(), by);
     this.deps.log.warn({ ...target, by, certificates: n }, 'revoked');
     return n;
   }

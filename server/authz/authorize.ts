@@ -57,6 +57,9 @@ const RULES: Record<string, Rule> = {
   'waiaas.v1.AgentService/ListPrincipals': { roles: ['admin'] },
   'waiaas.v1.AgentService/IssueCredential': { roles: ['admin'] },
   'waiaas.v1.AgentService/Revoke': { roles: ['admin'] },
+  'waiaas.v1.AuditService/TailAudit': { roles: ['admin'] },
+  'waiaas.v1.AuditService/ExportAudit': { roles: ['admin'] },
+  'waiaas.v1.AuditService/VerifyAudit': { roles: ['admin'] },
 };
 
 /** Token buckets per principal. */

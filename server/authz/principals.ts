@@ -116,9 +116,10 @@ export class Principals {
 
   /** Registers or updates a principal (re-activating a revoked one). */
   async put(p: Omit<PrincipalRecord, 'status' | 'createTime' | 'updateTime' | 'createdBy'>, by: string, time: string): Promise<void> {
-    await this.store.write(() =>
-      this.st.put!.run({ uri: p.uri, role: p.role, wallets: JSON.stringify(p.wallets), chains: JSON.stringify(p.chains), operations: JSON.stringify(p.operations), rateLimit: p.rateLimit, time, by }),
-    );
+    await this.store.write(() => {
+      this.st.put!.run({ uri: p.uri, role: p.role, wallets: JSON.stringify(p.wallets), chains: JSON.stringify(p.chains), operations: JSON.stringify(p.operations), rateLimit: p.rateLimit, time, by });
+      this.store.audit.append({ actor: by, action: 'principal.put', data: { uri: p.uri, role: p.role, wallets: p.wallets, chains: p.chains, operations: p.operations, rate_limit: p.rateLimit } }, time);
+    });
     this.reload();
   }
 
@@ -127,23 +128,34 @@ export class Principals {
     const p = this.byUri.get(uri);
     if (!p || p.wallets.includes('*') || p.wallets.includes(walletId)) return;
     const wallets = [...p.wallets, walletId];
-    await this.store.write(() => this.st.grant!.run(JSON.stringify(wallets), new Date().toISOString(), uri));
+    await this.store.write(() => {
+      const time = new Date().toISOString();
+      this.st.grant!.run(JSON.stringify(wallets), time, uri);
+      this.store.audit.append({ actor: uri, action: 'principal.put', data: { uri, role: p.role, wallets, chains: p.chains, operations: p.operations, rate_limit: p.rateLimit } }, time);
+    });
     p.wallets = wallets;
   }
 
   /** Records an issued certificate. */
-  async addCertificate(serial: string, uri: string, issueTime: string, expireTime: string): Promise<void> {
-    await this.store.write(() => this.st.addCert!.run(serial, uri, issueTime, expireTime));
+  async addCertificate(serial: string, uri: string, issueTime: string, expireTime: string, by: string, fingerprint: string): Promise<void> {
+    await this.store.write(() => {
+      this.st.addCert!.run(serial, uri, issueTime, expireTime);
+      this.store.audit.append({ actor: by, action: 'agent.issued', data: { uri, serial, expire_time: expireTime, fingerprint_sha256: fingerprint } }, issueTime);
+    });
   }
 
   /** Revokes a principal and all its certificates, or one certificate; returns the certificates newly revoked. */
-  async revoke(target: { uri?: string; serial?: string }, time: string): Promise<number> {
+  async revoke(target: { uri?: string; serial?: string }, time: string, by: string): Promise<number> {
     const n = await this.store.write(() => {
+      let changes: number;
       if (target.uri) {
         this.st.revoke!.run(time, target.uri);
-        return this.st.revokeCerts!.run(time, target.uri).changes;
+        changes = this.st.revokeCerts!.run(time, target.uri).changes;
+      } else {
+        changes = this.st.revokeCert!.run(time, target.serial).changes;
       }
-      return this.st.revokeCert!.run(time, target.serial).changes;
+      this.store.audit.append({ actor: by, action: 'agent.revoked', data: { uri: target.uri ?? null, serial: target.serial ?? null, certificates: changes } }, time);
+      return changes;
     });
     this.reload();
     return n;

@@ -154,13 +154,20 @@ export class ApprovalService {
         store.control.useSignature(hash, `approval:${id}`, time);
         store.control.addApproval(id, owner.key, action, sig.signature, who.uri, time);
         store.control.prove(rec.walletId, owner.key, time);
+        const threshold = Math.max(1, store.control.control(rec.walletId).threshold);
+        const approvals = store.control.approvals(id).filter((a) => a.action === 'APPROVE').length;
+        const outcome = action === 'REJECT' ? 'rejected' : approvals >= threshold ? 'threshold' : 'recorded';
+        store.audit.append({
+          actor: who.uri, action: 'approval.recorded', walletId: rec.walletId, signRequestId: id,
+          data: { owner_key: owner.key, decision: action, message, signature: sig.signature, outcome, approvals, threshold },
+        }, time);
         if (action === 'REJECT') {
-          store.transition(id, ['PENDING'], 'REFUSED', time, { reason: 'WAIAAS_POLICY_DENIED', message: `rejected by owner ${owner.key}`, metadata: { rule: 'owner-rejection', owner: owner.key } });
+          const error = { reason: 'WAIAAS_POLICY_DENIED', message: `rejected by owner ${owner.key}`, metadata: { rule: 'owner-rejection', owner: owner.key } };
+          store.transition(id, ['PENDING'], 'REFUSED', time, error);
+          store.audit.append({ actor: who.uri, action: 'sign_request.refused', walletId: rec.walletId, signRequestId: id, data: { from_state: 'PENDING', error, owner_key: owner.key } }, time);
           notifications.enqueue({ type: 'sign_request.rejected', time, walletId: rec.walletId, signRequestId: id, verdict: rec.verdict ?? undefined, summary: v.summary, detail: `rejected by owner ${owner.key}` });
           return 'rejected';
         }
-        const approvals = store.control.approvals(id).filter((a) => a.action === 'APPROVE').length;
-        const threshold = Math.max(1, store.control.control(rec.walletId).threshold);
         // A DELAY request that owners approve is signed at once: approval is the stronger consent.
         return approvals >= threshold ? 'threshold' : 'recorded';
       });

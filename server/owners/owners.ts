@@ -180,6 +180,13 @@ export class OwnerService {
       for (const h of signed.hashes) store.control.useSignature(h, 'set_owners', time);
       for (const k of signed.keys) store.control.prove(walletId, k, time);
       store.control.setOwners(walletId, normalized.owners, normalized.threshold, time);
+      store.audit.append({
+        actor: who.uri, action: 'owners.set', walletId,
+        data: {
+          owners: normalized.owners.map((o) => ({ key: o.key, key_type: o.keyType, label: o.label })), threshold: normalized.threshold, signed_by: signed.keys,
+          previous_owners: current.owners.map((o) => o.key), previous_threshold: current.threshold,
+        },
+      }, time);
     });
     log.info({ walletId, owners: normalized.owners.length, threshold: normalized.threshold, by: who.uri, signedBy: signed.keys }, 'owners set');
     return this.get(walletId);
@@ -217,6 +224,12 @@ export class OwnerService {
       if (walletId === '') store.control.setAppliance(true, reason || null, who.uri, time, null);
       else store.control.setFrozen(walletId, true, reason || null, who.uri, time);
       const ids = this.cancelPending(walletId || undefined, walletId === '' ? 'the appliance was frozen' : 'the wallet was frozen', time);
+      for (const id of ids) {
+        const rec = store.getSignRequest(id)!;
+        store.audit.append({ actor: who.uri, action: 'sign_request.cancelled', walletId: rec.walletId, signRequestId: id, data: { error: { reason: 'WAIAAS_FROZEN', message: 'frozen', metadata: {} } } }, time);
+      }
+      if (walletId === '') store.audit.append({ actor: who.uri, action: 'appliance.frozen', data: { reason: reason || null, cancelled: ids } }, time);
+      else store.audit.append({ actor: who.uri, action: 'wallet.frozen', walletId, data: { reason: reason || null, cancelled: ids } }, time);
       notifications.enqueue({
         type: walletId === '' ? 'appliance.frozen' : 'wallet.frozen', time, ...(walletId ? { walletId } : {}),
         detail: `${walletId === '' ? 'the appliance' : `wallet ${walletId}`} was frozen by ${who.uri}${reason ? `: ${reason}` : ''}; ${ids.length} pending request(s) cancelled`,
@@ -242,6 +255,7 @@ export class OwnerService {
         const a = store.control.appliance();
         if (!a.frozen) return;
         store.control.setAppliance(true, a.reason, who.uri, time, when.toISOString());
+        store.audit.append({ actor: who.uri, action: 'appliance.unfreeze_scheduled', data: { unfreeze_time: when.toISOString() } }, time);
         notifications.enqueue({ type: 'appliance.unfrozen', time, detail: `the admin ${who.uri} unfreezes the appliance at ${when.toISOString()}; freeze again before then to stop it` });
       });
       notifications.kick();
@@ -260,6 +274,7 @@ export class OwnerService {
       for (const h of signed.hashes) store.control.useSignature(h, 'unfreeze', time);
       for (const k of signed.keys) store.control.prove(walletId, k, time);
       store.control.setFrozen(walletId, false, null, who.uri, time);
+      store.audit.append({ actor: who.uri, action: 'wallet.unfrozen', walletId, data: { signed_by: signed.keys } }, time);
       notifications.enqueue({ type: 'wallet.unfrozen', time, walletId, detail: `wallet ${walletId} was unfrozen (${signed.keys.length ? `signed by ${signed.keys.join(', ')}` : `by ${who.uri}`})` });
     });
     notifications.kick();
@@ -281,6 +296,7 @@ export class OwnerService {
       const a = store.control.appliance();
       if (!a.frozen || a.unfreezeTime === null || a.unfreezeTime > time) return false;
       store.control.setAppliance(false, null, 'schedule', time, null);
+      store.audit.append({ actor: 'system', action: 'appliance.unfrozen', data: {} }, time);
       return true;
     });
     if (done) log.warn('appliance unfrozen (scheduled)');

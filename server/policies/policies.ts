@@ -128,7 +128,14 @@ export class PolicyService {
     await compilePolicy({ version: 0, hash, document: doc }, wallet.chain); // refuse what cannot compile before storing it
     try {
       const time = this.deps.clock().toISOString();
-      const rec = this.deps.store.putPolicy({ walletId, document: canonicalPolicy(doc), policyHash: hash, setBy: caller.uri, time });
+      const store = this.deps.store;
+      const document = canonicalPolicy(doc);
+      const rec = await store.write(() => {
+        const previous = store.getPolicy(walletId);
+        const r = store.putPolicy({ walletId, document, policyHash: hash, setBy: caller.uri, time });
+        store.audit.append({ actor: caller.uri, action: 'policy.set', walletId, data: { version: r.version, policy_hash: hash, document, previous_policy_hash: previous?.policyHash ?? null } }, time);
+        return r;
+      });
       this.deps.log.info({ walletId, version: rec.version, policyHash: hash, setBy: caller.uri }, 'policy set');
       return { version: rec.version, hash, document: doc, createTime: time, setBy: caller.uri };
     } catch (err) {

@@ -106,9 +106,12 @@ export class SignRequestService {
     const time = this.deps.clock().toISOString();
     let ok: boolean;
     try {
-      ok = await this.deps.store.write(() =>
-        this.deps.store.transition(id, ['PENDING'], 'CANCELLED', time, { reason: 'WAIAAS_SIGN_REQUEST_CANCELLED', message: `cancelled by ${who.uri}`, metadata: {} }),
-      );
+      ok = await this.deps.store.write(() => {
+        const error = { reason: 'WAIAAS_SIGN_REQUEST_CANCELLED', message: `cancelled by ${who.uri}`, metadata: {} };
+        if (!this.deps.store.transition(id, ['PENDING'], 'CANCELLED', time, error)) return false;
+        this.deps.store.audit.append({ actor: who.uri, action: 'sign_request.cancelled', walletId: rec.walletId, signRequestId: id, data: { error } }, time);
+        return true;
+      });
     } catch (err) {
       throw fromStoreError(err);
     }
@@ -128,6 +131,7 @@ export class SignRequestService {
       ids.filter((id) => {
         if (!this.deps.store.transition(id, ['PENDING'], 'EXPIRED', now, { reason: 'WAIAAS_SIGN_REQUEST_EXPIRED', message: 'expired before it was decided', metadata: {} })) return false;
         const rec = this.deps.store.getSignRequest(id)!;
+        this.deps.store.audit.append({ actor: 'system', action: 'sign_request.expired', walletId: rec.walletId, signRequestId: id, data: { expire_time: rec.expireTime } }, now);
         this.deps.notifications.enqueue({ type: 'sign_request.expired', time: now, walletId: rec.walletId, signRequestId: id, verdict: rec.verdict ?? undefined, detail: 'expired before it was decided; its reservation is released' });
         return true;
       }),

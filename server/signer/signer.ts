@@ -293,7 +293,10 @@ export class Signer {
     } catch (err) {
       const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_TX_MALFORMED', undefined, { cause: err });
       const time = clock().toISOString();
-      await this.write(() => store.insertSignRequest({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time }), requestId);
+      await this.write(() => {
+        store.insertSignRequest({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time });
+        store.audit.append({ actor: input.caller, action: 'sign_request.refused', walletId: wallet.walletId, signRequestId: id, data: { from_state: null, error: errorRecord(e), kind, payload_hash: payloadHash, request_id: requestId } }, time);
+      }, requestId);
       throw e;
     }
     const policy = await this.deps.policies.current(wallet.walletId);
@@ -308,6 +311,7 @@ export class Signer {
       if (frozen !== null) {
         const e = new WaiaasError('WAIAAS_FROZEN', frozen, { metadata: { wallet_id: wallet.walletId } });
         store.insertSignRequest({ ...base, effects: effectsJson(prepared.effects), verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time });
+        store.audit.append({ actor: input.caller, action: 'sign_request.refused', walletId: wallet.walletId, signRequestId: id, data: { from_state: null, error: errorRecord(e), kind, payload_hash: payloadHash, request_id: requestId, effects: prepared.effects } }, time);
         return { frozen: e } as const;
       }
       const usage = usageSnapshot(store, wallet.walletId, policy, now.getTime());
@@ -331,26 +335,35 @@ export class Signer {
         policyHash: decision.policyHash,
         time,
       };
+      const audit = (state: 'SIGNING' | 'PENDING' | 'REFUSED', extra: { expire_time?: string | null; not_before_time?: string | null } = {}): void => {
+        store.audit.append({
+          actor: input.caller, action: 'sign_request.decided', walletId: wallet.walletId, signRequestId: id,
+          data: {
+            kind, payload_hash: payloadHash, request_id: requestId, effects: prepared.effects, verdict: decision.verdict, rule: decision.rule, detail: decision.detail,
+            matched: decision.matched, policy_version: decision.policyVersion, policy_hash: decision.policyHash, delay_seconds: decision.delaySeconds, state,
+            approval_downgraded: downgraded, reservation: decision.reservation, ...extra,
+          },
+        }, time);
+      };
       const note = (type: NotifyEvent['type'], detail: string): void =>
         notifications.enqueue({ type, time, walletId: wallet.walletId, signRequestId: id, verdict: decision.verdict, rule: decision.rule, summary, detail });
       if (decision.verdict === 'DENY') {
         store.insertSignRequest({ ...record, state: 'REFUSED', error: errorRecord(denial(decision, id)) });
+        audit('REFUSED');
         note('sign_request.denied', `denied by rule ${decision.rule}: ${decision.detail}`);
       } else if (decision.verdict === 'DELAY' || decision.verdict === 'APPROVAL') {
         const timeout = Math.max(policy?.document.pendingTimeoutSeconds ?? 86_400, decision.verdict === 'DELAY' ? decision.delaySeconds + 300 : 0);
-        store.insertSignRequest({
-          ...record,
-          state: 'PENDING',
-          payload: payloadBytes,
-          expireTime: new Date(now.getTime() + timeout * 1000).toISOString(),
-          notBeforeTime: decision.verdict === 'DELAY' ? new Date(now.getTime() + decision.delaySeconds * 1000).toISOString() : null,
-        });
+        const expireTime = new Date(now.getTime() + timeout * 1000).toISOString();
+        const notBeforeTime = decision.verdict === 'DELAY' ? new Date(now.getTime() + decision.delaySeconds * 1000).toISOString() : null;
+        store.insertSignRequest({ ...record, state: 'PENDING', payload: payloadBytes, expireTime, notBeforeTime });
+        audit('PENDING', { expire_time: expireTime, not_before_time: notBeforeTime });
         store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
         if (downgraded) note('sign_request.approval_downgraded', `needs approval but the wallet has no owner: it will be signed after ${decision.delaySeconds} s unless the wallet is frozen`);
         else if (decision.verdict === 'DELAY') note('sign_request.pending_delay', `will be signed after ${decision.delaySeconds} s unless an owner vetoes it`);
         else note('sign_request.pending_approval', `waits for the approval of the wallet's owners (rule ${decision.rule})`);
       } else {
         store.insertSignRequest({ ...record, state: 'SIGNING' });
+        audit('SIGNING');
         store.ledger.reserve(wallet.walletId, id, decision.reservation, now.getTime());
         store.ledger.signed(wallet.walletId, now.getTime());
       }
@@ -390,10 +403,14 @@ export class Signer {
       const now = clock();
       const frozen = store.control.frozenReason(wallet.walletId, now.toISOString());
       if (frozen !== null) {
-        store.transition(id, ['PENDING'], 'CANCELLED', now.toISOString(), { reason: 'WAIAAS_FROZEN', message: frozen, metadata: {} });
+        const error = { reason: 'WAIAAS_FROZEN', message: frozen, metadata: {} };
+        if (store.transition(id, ['PENDING'], 'CANCELLED', now.toISOString(), error)) {
+          store.audit.append({ actor: 'system', action: 'sign_request.cancelled', walletId: wallet.walletId, signRequestId: id, data: { error } }, now.toISOString());
+        }
         return false;
       }
       if (!store.transition(id, ['PENDING'], 'SIGNING', now.toISOString())) return false;
+      store.audit.append({ actor: 'system', action: 'sign_request.released', walletId: wallet.walletId, signRequestId: id, data: { cause: rec.verdict === 'DELAY' && store.control.approvals(id).length === 0 ? 'delay_elapsed' : 'approved', verdict: rec.verdict } }, now.toISOString());
       store.ledger.signed(wallet.walletId, now.getTime());
       return true;
     }, null);
@@ -414,7 +431,11 @@ export class Signer {
     } catch (err) {
       const e = err instanceof WaiaasError ? err : new WaiaasError('WAIAAS_INTERNAL', undefined, { cause: err });
       try {
-        await store.write(() => store.failSignRequest(id, errorRecord(e), clock().toISOString()));
+        await store.write(() => {
+          const time = clock().toISOString();
+          store.failSignRequest(id, errorRecord(e), time);
+          store.audit.append({ actor: 'system', action: 'sign_request.failed', walletId: wallet.walletId, signRequestId: id, data: { error: errorRecord(e) } }, time);
+        });
       } catch (storeErr) {
         log.error({ signRequestId: id, err: storeErr }, 'could not record a failed sign request');
       }
@@ -428,11 +449,23 @@ export class Signer {
         // A freeze committed while the HSM was signing wins: the signature is dropped, never returned.
         const reason = store.control.frozenReason(wallet.walletId, time);
         if (reason !== null) {
-          store.failSignRequest(id, { reason: 'WAIAAS_FROZEN', message: reason, metadata: {} }, time);
+          const error = { reason: 'WAIAAS_FROZEN', message: reason, metadata: {} };
+          store.failSignRequest(id, error, time);
+          store.audit.append({ actor: 'system', action: 'sign_request.failed', walletId: wallet.walletId, signRequestId: id, data: { error, signature_dropped: true } }, time);
           return reason;
         }
         store.completeSignRequest(id, bytes, time);
         const rec = store.getSignRequest(id)!;
+        store.audit.append({
+          actor: rec.caller, action: 'sign_request.signed', walletId: wallet.walletId, signRequestId: id,
+          data: {
+            kind: rec.kind, verdict: rec.verdict, response_sha256: createHash('sha256').update(bytes).digest('hex'),
+            ...(result.signature ? { signature: result.signature } : {}),
+            ...(result.transactionHash ? { transaction_hash: result.transactionHash } : {}),
+            ...(result.digest ? { digest: result.digest } : {}),
+            ...(result.signedTransaction ? { signed_transaction_sha256: createHash('sha256').update(result.signedTransaction).digest('hex') } : {}),
+          },
+        }, time);
         if (rec.verdict === 'NOTIFY' || rec.verdict === 'DELAY' || rec.verdict === 'APPROVAL') {
           this.deps.notifications.enqueue({
             type: 'sign_request.signed_with_notice', time, walletId: wallet.walletId, signRequestId: id, verdict: rec.verdict, rule: rec.rule ?? undefined,

@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { openDb, type Db } from './db.ts';
+import { AuditLog } from '../audit/audit.ts';
 import { ControlStore } from './control.ts';
 import { Ledger } from './ledger.ts';
 
@@ -204,6 +205,8 @@ export class Store {
   readonly ledger: Ledger;
   /** Owners, freezes and approvals on the same database; change them inside write(). */
   readonly control: ControlStore;
+  /** The hash-chained audit log; append inside the write() that makes the change it records. */
+  readonly audit: AuditLog;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
 
@@ -224,6 +227,7 @@ export class Store {
     this.path = path;
     this.ledger = new Ledger(db);
     this.control = new ControlStore(db);
+    this.audit = new AuditLog(db);
   }
 
   /** Opens and migrates the database file at `path`. */

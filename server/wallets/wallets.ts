@@ -88,9 +88,17 @@ export class WalletService {
     }
     const address = chain === 'solana' ? solanaAddress(key.publicKey) : evmAddress(key.publicKey);
     try {
-      const w = store.insertWallet({
-        walletId, chain, address, keyId: key.keyId, algorithm: curve, publicKey: key.publicKey, tokenLabel: hsm.tokenLabel,
-        labels, creator: caller, requestId, createTime: clock().toISOString(),
+      const createTime = clock().toISOString();
+      const w = await store.write(() => {
+        const rec = store.insertWallet({
+          walletId, chain, address, keyId: key.keyId, algorithm: curve, publicKey: key.publicKey, tokenLabel: hsm.tokenLabel,
+          labels, creator: caller, requestId, createTime,
+        });
+        store.audit.append({
+          actor: caller, action: 'wallet.created', walletId,
+          data: { chain, address, algorithm: curve, key_id: key.keyId, public_key: key.publicKey, token_label: hsm.tokenLabel, labels, request_id: requestId },
+        }, createTime);
+        return rec;
       });
       log.info({ walletId, chain, address, keyId: Buffer.from(key.keyId).toString('hex') }, 'wallet created');
       return w;

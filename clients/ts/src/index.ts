@@ -10,6 +10,7 @@ import { credentials as grpcCredentials, makeGenericClientConstructor, Metadata,
 import { readFileSync } from 'node:fs';
 import { AgentService } from '../../../gen/waiaas/v1/agent_pb.js';
 import { ApprovalService } from '../../../gen/waiaas/v1/approval_pb.js';
+import { AuditService } from '../../../gen/waiaas/v1/audit_pb.js';
 import { OwnerService } from '../../../gen/waiaas/v1/owner_pb.js';
 import { PolicyService } from '../../../gen/waiaas/v1/policy_pb.js';
 import { SignRequestService } from '../../../gen/waiaas/v1/sign_request_pb.js';
@@ -60,6 +61,7 @@ export interface WaiaasClient {
   owners: PromiseClient<typeof OwnerService>;
   approvals: PromiseClient<typeof ApprovalService>;
   agents: PromiseClient<typeof AgentService>;
+  audit: PromiseClient<typeof AuditService>;
   /** Closes the channel. */
   close(): void;
 }
@@ -87,7 +89,8 @@ export function createWaiaasClient(opts: WaiaasClientOptions): WaiaasClient {
   const owners = make(OwnerService);
   const approvals = make(ApprovalService);
   const agents = make(AgentService);
-  return { wallets, signer, policies, requests, owners, approvals, agents, close: () => clients.forEach((c) => c.close()) };
+  const audit = make(AuditService);
+  return { wallets, signer, policies, requests, owners, approvals, agents, audit, close: () => clients.forEach((c) => c.close()) };
 }
 
 function unary(raw: Client, method: DescMethod) {

@@ -27,8 +27,8 @@ export const putPrincipal = (a: AgentService): UnaryHandler<M['putPrincipal']> =
 export const listPrincipals = (a: AgentService): UnaryHandler<M['listPrincipals']> => async () => ({ principals: a.list().map((x) => toProto(x.principal, x.serials)) });
 
 /** AgentService.IssueCredential. */
-export const issueCredential = (a: AgentService): UnaryHandler<M['issueCredential']> => async (req) => {
-  const c = await a.issue(req.uri, req.validSeconds);
+export const issueCredential = (a: AgentService): UnaryHandler<M['issueCredential']> => async (req, ctx) => {
+  const c = await a.issue(req.uri, req.validSeconds, ctx.identity.uri);
   return { certificatePem: c.certPem, privateKeyPem: c.keyPem, caPem: c.caPem, serial: c.serial, expireTime: timestampFromDate(c.expireTime) };
 };
 

@@ -33,12 +33,23 @@ export const HSM_ERROR_KINDS: readonly HsmErrorKind[] = [
   'INVALID_INPUT',
 ];
 
+/**
+ * Why an UNAVAILABLE error was raised by the layer itself rather than reported by the token:
+ * - timeout: a PKCS#11 call did not return within its bound (the session it held is never reused).
+ * - unhealthy: refused without touching the token, because the HSM is unhealthy and re-initialising.
+ * - closed: the Hsm was closed.
+ * - token-gone: the token is no longer in its slot (or no longer answers for its label).
+ */
+export type HsmUnavailableReason = 'timeout' | 'unhealthy' | 'closed' | 'token-gone';
+
 /** Options of an HsmError. */
 export interface HsmErrorOptions {
   /** The PKCS#11 return value's name, e.g. 'CKR_DEVICE_REMOVED', when the failure came from the token. */
   ckr?: string;
   /** The underlying error, for the server log. */
   cause?: unknown;
+  /** For UNAVAILABLE errors the layer raises itself: why. */
+  reason?: HsmUnavailableReason;
 }
 
 /** An error from the HSM layer. */
@@ -47,11 +58,14 @@ export class HsmError extends Error {
   readonly kind: HsmErrorKind;
   /** The PKCS#11 return value's name (e.g. 'CKR_DEVICE_REMOVED') when known. */
   readonly ckr: string | undefined;
+  /** Set on UNAVAILABLE errors the layer raises itself (a timeout, a refusal while unhealthy, …). */
+  readonly reason: HsmUnavailableReason | undefined;
 
   constructor(kind: HsmErrorKind, message: string, options: HsmErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.ckr = options.ckr;
+    this.reason = options.reason;
   }
 
   /** True when trying again later may succeed (only UNAVAILABLE). */

@@ -8,6 +8,14 @@
  * session closes) and serves `ping`; `sessions` more are lent out one operation at a time, because a session runs
  * one operation at a time. A session whose operation failed in a way that may leave it unusable is closed and
  * reopened lazily by its next borrower, which also logs back in if the token forgot the login.
+ *
+ * Failing closed and recovering: every PKCS#11 call is bounded by a timeout; a call that times out makes its
+ * session quarantined (never reused, closed only once the abandoned native call has returned). A timeout, or a
+ * token error that says the device, session or login is gone, marks the Hsm unhealthy: from then on every call is
+ * refused (UNAVAILABLE, reason 'unhealthy') without touching the token, and a supervisor re-initialises in the
+ * background with exponential, jittered backoff: it waits until no call is in flight, abandons every session,
+ * finalises and initialises the library again (only when this Hsm is its only holder and nothing native is still
+ * running), finds the token by label, logs in, reopens the pool and pings. Key handles are looked up again lazily.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,8 +32,6 @@ import {
 import { HsmError, toHsmError, type HsmErrorKind } from './errors.ts';
 import { readPinFile } from './pin-file.ts';
 import {
-  ckrCode,
-  errorCode,
   openModule,
   CKA_ALWAYS_SENSITIVE,
   CKA_CLASS,
@@ -54,7 +60,6 @@ import {
   CKM_EDDSA,
   CKO_PRIVATE_KEY,
   CKO_PUBLIC_KEY,
-  CKR_USER_ALREADY_LOGGED_IN,
   CKS_RO_USER_FUNCTIONS,
   CKS_RW_USER_FUNCTIONS,
   CKU_USER,
@@ -67,6 +72,29 @@ import { Pool } from './pool.ts';
 
 export type { Curve, Secp256k1Signature } from './curves.ts';
 
+/** How long one PKCS#11 call may take, in milliseconds. */
+export interface HsmTimeouts {
+  /** C_SignAsync. Default 5000. */
+  signMs?: number;
+  /** C_GenerateKeyPairAsync. Default 30000. */
+  generateMs?: number;
+  /** Every other call: find, attribute read, login, session open and info, token info, sign init. Default 5000. */
+  callMs?: number;
+}
+
+/** How the Hsm notices trouble on its own and re-initialises after it. */
+export interface HsmRecovery {
+  /** Delay before the first re-initialisation attempt; doubled after each failed one. Default 250. */
+  initialDelayMs?: number;
+  /** Cap of the backoff. Default 30000. */
+  maxDelayMs?: number;
+  /**
+   * While healthy, `ping` every this many milliseconds, so a token that vanished is noticed without traffic.
+   * 0 turns the probe off. Default 5000.
+   */
+  probeIntervalMs?: number;
+}
+
 /** Where the token is and how to log in to it. */
 export interface HsmConfig {
   /** Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so). */
@@ -77,12 +105,22 @@ export interface HsmConfig {
   pinFile: string;
   /** Sessions in the signing pool: the most operations in flight at once. Default 4. */
   sessions?: number;
+  /** Bounds of PKCS#11 calls. */
+  timeouts?: HsmTimeouts;
+  /** Health probe and re-initialisation backoff. */
+  recovery?: HsmRecovery;
 }
 
 /** Log levels hsm/ uses. */
 export type HsmLogLevel = 'info' | 'warn' | 'error';
 /** Structured log sink; `fields` never holds secrets. */
 export type HsmLog = (level: HsmLogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * Told of every change of `Hsm.healthy`: false with the error that made it unhealthy (or the "closed" error when
+ * the Hsm is closed), true with no error once it has re-initialised.
+ */
+export type HsmHealthListener = (healthy: boolean, error: HsmError | undefined) => void;
 
 /** Dependencies of `Hsm.open` that tests and fault injection replace. */
 export interface HsmOptions {
@@ -121,6 +159,10 @@ export interface KeyProtection {
 
 const DEFAULT_SESSIONS = 4;
 const MAX_SESSIONS = 256;
+const DEFAULT_TIMEOUTS: Required<HsmTimeouts> = { signMs: 5_000, generateMs: 30_000, callMs: 5_000 };
+const DEFAULT_RECOVERY: Required<HsmRecovery> = { initialDelayMs: 250, maxDelayMs: 30_000, probeIntervalMs: 5_000 };
+/** Longest timeout or delay accepted in the config (one day; setTimeout's own limit is about 24.8 days). */
+const MAX_MS = 86_400_000;
 const KEY_ID_BYTES = 16;
 const MAX_KEY_ID_BYTES = 255;
 const MAX_LABEL_BYTES = 128;
@@ -138,12 +180,26 @@ const MECHANISMS: Record<Curve, { keyGen: number; sign: number; keyType: number;
 };
 
 // CKRs after which a session may be unusable (or the login gone): the session is closed and reopened.
-const SESSION_LOST = new Set(
-  ['CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_DEVICE_REMOVED', 'CKR_TOKEN_NOT_PRESENT', 'CKR_DEVICE_ERROR',
-    'CKR_CRYPTOKI_NOT_INITIALIZED', 'CKR_USER_NOT_LOGGED_IN'].map((n) => ckrCode(n) ?? -1),
-);
-const CKR_USER_NOT_LOGGED_IN = ckrCode('CKR_USER_NOT_LOGGED_IN') ?? -1;
-const STALE_HANDLE = new Set(['CKR_KEY_HANDLE_INVALID', 'CKR_OBJECT_HANDLE_INVALID'].map((n) => ckrCode(n) ?? -1));
+const SESSION_LOST = new Set([
+  'CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_DEVICE_REMOVED', 'CKR_TOKEN_NOT_PRESENT', 'CKR_DEVICE_ERROR',
+  'CKR_CRYPTOKI_NOT_INITIALIZED', 'CKR_USER_NOT_LOGGED_IN',
+]);
+// CKRs that say the device, the library, a session or the login is gone or broken: the Hsm turns unhealthy and
+// re-initialises. (Per-operation refusals — bad arguments, an operation already active, a stale object handle —
+// only cost the session.) CKR_GENERAL_ERROR is what SoftHSM2 answers once its token files have vanished.
+const HEALTH_FAULTS = new Set([
+  ...SESSION_LOST, 'CKR_GENERAL_ERROR', 'CKR_DEVICE_MEMORY', 'CKR_TOKEN_NOT_RECOGNIZED', 'CKR_SLOT_ID_INVALID',
+]);
+const STALE_HANDLE = new Set(['CKR_KEY_HANDLE_INVALID', 'CKR_OBJECT_HANDLE_INVALID']);
+const SLOT_MOVED = new Set(['CKR_SLOT_ID_INVALID', 'CKR_TOKEN_NOT_PRESENT', 'CKR_DEVICE_REMOVED']);
+
+/** True when `err` means the token (not just one operation) is in trouble: the Hsm must re-initialise. */
+function isHealthFault(err: HsmError): boolean {
+  if (err.kind !== 'UNAVAILABLE') return false;
+  if (err.reason === 'timeout' || err.reason === 'token-gone') return true;
+  if (err.reason !== undefined) return false; // 'unhealthy', 'closed': refusals, not new faults
+  return err.ckr !== undefined && HEALTH_FAULTS.has(err.ckr);
+}
 
 interface SessionSlot {
   /** Undefined after the session was discarded; the next borrower opens a new one. */
@@ -154,17 +210,44 @@ interface Lease {
   readonly handle: Handle;
   /** An operation (find, sign) was started on the session and may still be active if we bail out now. */
   dirty: boolean;
+  /** A call on the session timed out: the session is quarantined, not closed (see `Straggler`). */
+  timedOut?: { straggler: Straggler | undefined };
 }
 
 interface CachedKey {
   readonly cacheKey: string;
   readonly keyId: Uint8Array;
   readonly curve: Curve;
-  readonly priv: Handle;
+  /** The private key's handle, valid for library/session generation `generation`. */
+  priv: Handle;
+  generation: number;
   readonly publicKey: Uint8Array;
   readonly ed?: Ed25519Verifier;
   readonly secp?: Secp256k1Finisher;
   uses: number;
+}
+
+/**
+ * A PKCS#11 call abandoned after its timeout: settles (with the call's value, or undefined if it failed) when the
+ * native call finally returns. Undefined for a synchronous call that returned, late.
+ */
+type Straggler = Promise<unknown>;
+
+interface CallOptions {
+  /** The bound, in ms; the `callMs` timeout when omitted. */
+  ms?: number;
+  /** CKR name → error kind overrides for this call. */
+  kinds?: Partial<Record<string, HsmErrorKind>>;
+  /** Told when the call timed out, before the timeout error is thrown. */
+  onTimeout?: (straggler: Straggler | undefined) => void;
+}
+
+/** Makes one PKCS#11 call under a timeout; failures come out as HsmError (`what: CKR_…`). */
+type Caller = <T>(what: string, fn: () => T, opts?: CallOptions) => Promise<Awaited<T>>;
+
+/** Native calls started and not yet returned, timed-out ones included. */
+interface NativeCalls {
+  pending: number;
 }
 
 /** A logged-in PKCS#11 token. Create with `Hsm.open`, release with `close`. */
@@ -181,13 +264,41 @@ export class Hsm {
   #pin: string;
   readonly #pinFile: string;
   #loginSession: Handle | undefined;
+  /** Every slot of the pool (the pool lends these same objects). */
+  readonly #slots: SessionSlot[];
   readonly #pool: Pool<SessionSlot>;
   readonly #keys = new Map<string, CachedKey>();
   readonly #warm = new Set<CachedKey>();
   #closing: Promise<void> | undefined;
-  /** Public operations started and not yet settled (close waits for them, signature checks included). */
+  /** Public operations started and not yet settled (close and re-initialisation wait for them, checks included). */
   #active = 0;
-  #whenIdle: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  readonly #timeouts: Required<HsmTimeouts>;
+  readonly #recovery: Required<HsmRecovery>;
+  readonly #native: NativeCalls;
+  readonly #call: Caller;
+
+  #healthy = true;
+  #lastError: HsmError | undefined;
+  readonly #listeners = new Set<HsmHealthListener>();
+  #reinitializations = 0;
+  /** The supervisor loop, while the Hsm is unhealthy. */
+  #supervisor: Promise<void> | undefined;
+  /** Cuts the supervisor's backoff sleep short (close). */
+  #wake: (() => void) | undefined;
+  /** Set when re-initialisation must not be retried automatically (it could lock the PIN). */
+  #gaveUp = false;
+  /** When the last re-initialisation succeeded, and after how many attempts (a fault soon after continues the backoff). */
+  #recoveredAt = 0;
+  #recoveredAfter = 0;
+  /** Bumped whenever cached key handles may no longer be valid (every re-initialisation). */
+  #keyGeneration = 0;
+  /** Bumped whenever the library is finalised: session handles from before name nothing, or something else. */
+  #libraryGeneration = 0;
+  #quarantined = 0;
+  #probeTimer: ReturnType<typeof setInterval> | undefined;
+  #probing = false;
 
   private constructor(init: {
     tokenLabel: string;
@@ -199,6 +310,10 @@ export class Hsm {
     pinFile: string;
     loginSession: Handle;
     sessions: Handle[];
+    timeouts: Required<HsmTimeouts>;
+    recovery: Required<HsmRecovery>;
+    native: NativeCalls;
+    call: Caller;
   }) {
     this.tokenLabel = init.tokenLabel;
     this.capabilities = Object.freeze({ ...init.capabilities });
@@ -209,10 +324,16 @@ export class Hsm {
     this.#pin = init.pin;
     this.#pinFile = init.pinFile;
     this.#loginSession = init.loginSession;
-    this.#pool = new Pool<SessionSlot>(
-      init.sessions.map((handle) => ({ handle })),
-      () => new HsmError('UNAVAILABLE', 'the HSM is closed'),
-    );
+    this.#timeouts = init.timeouts;
+    this.#recovery = init.recovery;
+    this.#native = init.native;
+    this.#call = init.call;
+    this.#slots = init.sessions.map((handle) => ({ handle }));
+    this.#pool = new Pool<SessionSlot>(this.#slots, () => closedError());
+    if (this.#recovery.probeIntervalMs > 0) {
+      this.#probeTimer = setInterval(() => this.#probeTick(), this.#recovery.probeIntervalMs);
+      this.#probeTimer.unref();
+    }
   }
 
   /**
@@ -224,6 +345,8 @@ export class Hsm {
     const log = options.log ?? stderrLog;
     checkConfig(config);
     const sessionCount = config.sessions ?? DEFAULT_SESSIONS;
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(config.timeouts) };
+    const recovery = { ...DEFAULT_RECOVERY, ...definedOnly(config.recovery) };
     // The PIN file is checked before the module is touched: a misconfigured file should not cost a C_Initialize.
     const pin = await readPinFile(config.pinFile);
 
@@ -234,35 +357,22 @@ export class Hsm {
       throw toHsmError(e, `cannot load the PKCS#11 module ${config.module}`);
     }
     const p = module.pkcs11;
-    const opened: Handle[] = [];
+    const native: NativeCalls = { pending: 0 };
+    const call = makeCaller(native, timeouts.callMs);
+    let connected: Connection | undefined;
     try {
-      const slot = findToken(p, config.tokenLabel, config.module);
-      const flags = call(() => p.C_GetTokenInfo(slot).flags, `cannot read token "${config.tokenLabel}"`);
-      if ((flags & CKF_USER_PIN_LOCKED) !== 0) {
-        throw new HsmError('LOGIN_FAILED', `the user PIN of token "${config.tokenLabel}" is locked; the security officer must reset it`);
-      }
-      if ((flags & CKF_USER_PIN_FINAL_TRY) !== 0) {
-        log('warn', `token "${config.tokenLabel}" is one wrong PIN away from locking the user PIN`, { tokenLabel: config.tokenLabel });
-      }
-
-      const loginSession = call(() => p.C_OpenSession(slot, SESSION_FLAGS), 'cannot open a PKCS#11 session');
-      opened.push(loginSession);
-      login(p, loginSession, pin, config.tokenLabel, config.pinFile);
-
-      const mechanisms = new Set(call(() => p.C_GetMechanismList(slot), 'cannot list the token mechanisms'));
+      connected = await connect(call, p, { tokenLabel: config.tokenLabel, module: config.module, pin, pinFile: config.pinFile, sessions: sessionCount }, log, 'warn');
+      const slot = connected.slot;
+      const mechanisms = new Set(await call('cannot list the token mechanisms', () => p.C_GetMechanismList(slot)));
       const capabilities: HsmCapabilities = {
         ed25519: mechanisms.has(CKM_EC_EDWARDS_KEY_PAIR_GEN) && mechanisms.has(CKM_EDDSA),
         secp256k1: mechanisms.has(CKM_EC_KEY_PAIR_GEN) && mechanisms.has(CKM_ECDSA),
       };
 
-      const sessions: Handle[] = [];
-      for (let i = 0; i < sessionCount; i++) {
-        const s = call(() => p.C_OpenSession(slot, SESSION_FLAGS), `cannot open PKCS#11 session ${i + 1} of ${sessionCount}`);
-        opened.push(s);
-        sessions.push(s);
-      }
-
-      const hsm = new Hsm({ tokenLabel: config.tokenLabel, capabilities, module, log, slot, pin, pinFile: config.pinFile, loginSession, sessions });
+      const hsm = new Hsm({
+        tokenLabel: config.tokenLabel, capabilities, module, log, slot, pin, pinFile: config.pinFile,
+        loginSession: connected.loginSession, sessions: connected.sessions, timeouts, recovery, native, call,
+      });
       const missing = (Object.keys(MECHANISMS) as Curve[]).filter((c) => !capabilities[c]);
       if (missing.length > 0) {
         log(
@@ -275,17 +385,58 @@ export class Hsm {
       log('info', `HSM token "${config.tokenLabel}" open`, { tokenLabel: config.tokenLabel, sessions: sessionCount, capabilities });
       return hsm;
     } catch (e) {
-      for (const s of opened) {
-        try {
-          p.C_CloseSession(s);
-        } catch {
-          // The library is about to be released anyway.
-        }
+      if (connected !== undefined) {
+        for (const s of [connected.loginSession, ...connected.sessions]) quietly(() => p.C_CloseSession(s));
       }
-      module.release();
+      module.release({ finalize: native.pending === 0 });
       throw toHsmError(e, `cannot open HSM token "${config.tokenLabel}"`);
     }
   }
+
+  // ---- health ----
+
+  /**
+   * False from the first fault that says the token is in trouble (a timeout; CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR,
+   * CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN, CKR_GENERAL_ERROR,
+   * CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED, …; the token gone from its slot) until the Hsm has
+   * re-initialised; false once closed. While false every call is refused with UNAVAILABLE (reason 'unhealthy').
+   */
+  get healthy(): boolean {
+    return this.#healthy && this.#closing === undefined;
+  }
+
+  /** The error that last made the Hsm unhealthy or failed a re-initialisation; kept after recovery. */
+  get lastError(): HsmError | undefined {
+    return this.#lastError;
+  }
+
+  /** Successful re-initialisations since open. */
+  get reinitializations(): number {
+    return this.#reinitializations;
+  }
+
+  /** Public calls accepted and not yet settled. */
+  get inFlight(): number {
+    return this.#active;
+  }
+
+  /** Sessions abandoned after a timed-out call whose native call has not returned yet. */
+  get quarantinedSessions(): number {
+    return this.#quarantined;
+  }
+
+  /**
+   * Calls `listener` on every change of `healthy` (synchronously, in the order of changes). Returns a function
+   * that removes it. A listener that throws is logged and otherwise ignored.
+   */
+  onHealthChange(listener: HsmHealthListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  // ---- operations ----
 
   /**
    * Generates a key pair on the token: the private half sensitive, never extractable, on the token, private and
@@ -326,29 +477,28 @@ export class Hsm {
           { type: CKA_SIGN, value: true },
         ];
 
-        let pair;
-        try {
-          pair = await p.C_GenerateKeyPairAsync(lease.handle, { mechanism: mech.keyGen }, publicTemplate, privateTemplate);
-        } catch (e) {
-          throw toHsmError(e, `the token refused to generate a ${curve} key`, {
+        this.#assertHealthy();
+        const pair = await this.#onLease(lease, `the token refused to generate a ${curve} key`, () =>
+          p.C_GenerateKeyPairAsync(lease.handle, { mechanism: mech.keyGen }, publicTemplate, privateTemplate), {
+          ms: this.#timeouts.generateMs,
+          kinds: {
             CKR_MECHANISM_INVALID: 'CURVE_UNSUPPORTED',
             CKR_MECHANISM_PARAM_INVALID: 'CURVE_UNSUPPORTED',
             CKR_ATTRIBUTE_VALUE_INVALID: 'CURVE_UNSUPPORTED',
             CKR_CURVE_NOT_SUPPORTED: 'CURVE_UNSUPPORTED',
             CKR_DOMAIN_PARAMS_INVALID: 'CURVE_UNSUPPORTED',
             CKR_TEMPLATE_INCONSISTENT: 'KEY_NOT_PROTECTED',
-          });
-        }
+          },
+        });
 
         try {
-          const protection = readProtection(p, lease.handle, pair.privateKey);
+          const protection = await readProtection((what, fn, opts) => this.#onLease(lease, what, fn, opts), p, lease.handle, pair.privateKey);
           const wrong = protectionProblems(protection);
           if (wrong.length > 0) {
             throw new HsmError('KEY_NOT_PROTECTED', `the token generated a ${curve} key whose private half is not protected as required (${wrong.join(', ')})`);
           }
-          const [ecPoint] = call(
-            () => p.C_GetAttributeValue(lease.handle, pair.publicKey, [{ type: CKA_EC_POINT }]),
-            `cannot read the public key of a new ${curve} key`,
+          const [ecPoint] = await this.#onLease(lease, `cannot read the public key of a new ${curve} key`, () =>
+            p.C_GetAttributeValue(lease.handle, pair.publicKey, [{ type: CKA_EC_POINT }]),
           );
           const publicKey = ecPoint === undefined ? undefined : decodeEcPoint(curve, ecPoint.value);
           if (publicKey === undefined) {
@@ -358,14 +508,21 @@ export class Hsm {
           return { keyId: Uint8Array.from(keyId), curve, publicKey: Uint8Array.from(entry.publicKey) };
         } catch (e) {
           // Never leave a key behind that was not handed out: destroy both halves, then report why.
-          for (const [what, handle] of [['private', pair.privateKey], ['public', pair.publicKey]] as const) {
-            try {
-              p.C_DestroyObject(lease.handle, handle);
-            } catch (destroyError) {
-              this.#log('error', `cannot destroy the ${what} half of a rejected ${curve} key`, {
-                keyId: hex(keyId),
-                ckr: toHsmError(destroyError, 'destroy').ckr,
-              });
+          if (lease.timedOut !== undefined) {
+            // The session is still busy with the call that timed out; its CKA_ID was never handed out, so the pair
+            // is unreachable through this appliance, but it stays on the token.
+            this.#log('error', `a ${curve} key pair was left on the token: its check timed out`, { keyId: hex(keyId) });
+          } else {
+            for (const [what, handle] of [['private', pair.privateKey], ['public', pair.publicKey]] as const) {
+              try {
+                await this.#onLease(lease, 'destroy', () => p.C_DestroyObject(lease.handle, handle));
+              } catch (destroyError) {
+                this.#log('error', `cannot destroy the ${what} half of a rejected ${curve} key`, {
+                  keyId: hex(keyId),
+                  ckr: toHsmError(destroyError, 'destroy').ckr,
+                });
+                if (lease.timedOut !== undefined) break;
+              }
             }
           }
           throw toHsmError(e, `cannot check the new ${curve} key`);
@@ -384,7 +541,7 @@ export class Hsm {
       checkCurve(curve);
       this.#assertCurve(curve);
       return this.#run(`${curve} key lookup`, async (lease) => {
-        const entry = this.#lookup(lease, keyId, curve);
+        const entry = await this.#lookup(lease, keyId, curve);
         return { keyId: Uint8Array.from(keyId), curve, publicKey: Uint8Array.from(entry.publicKey) };
       });
     });
@@ -395,9 +552,8 @@ export class Hsm {
     return this.#op(async () => {
       checkKeyId(keyId);
       return this.#run('key protection read', async (lease) => {
-        const found = this.#find(lease, [{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }, { type: CKA_ID, value: Buffer.from(keyId) }]);
-        const priv = single(found, `private key with CKA_ID ${hex(keyId)}`);
-        return readProtection(this.#p, lease.handle, priv);
+        const priv = await this.#findOne(lease, [{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }, { type: CKA_ID, value: Buffer.from(keyId) }], `private key with CKA_ID ${hex(keyId)}`);
+        return readProtection((what, fn, opts) => this.#onLease(lease, what, fn, opts), this.#p, lease.handle, priv);
       });
     });
   }
@@ -445,34 +601,42 @@ export class Hsm {
   }
 
   /**
-   * Cheap liveness check: the login session exists and is logged in (logging in again if the token forgot).
-   * Throws UNAVAILABLE otherwise.
+   * Cheap liveness check: the token is still in its slot, and the login session exists and is logged in (logging
+   * in again if the token forgot). Throws UNAVAILABLE otherwise (and a fault marks the Hsm unhealthy).
    */
-  async ping(): Promise<void> {
-    this.#assertOpen();
-    try {
-      this.#ensureLoggedIn();
-    } catch (e) {
-      const err = toHsmError(e, `HSM token "${this.tokenLabel}" is not usable`);
-      throw err.kind === 'UNAVAILABLE' ? err : new HsmError('UNAVAILABLE', err.message, { ckr: err.ckr, cause: err });
-    }
+  ping(): Promise<void> {
+    return this.#op(async () => {
+      try {
+        await this.#probe();
+      } catch (e) {
+        const err = toHsmError(e, `HSM token "${this.tokenLabel}" is not usable`);
+        const out = err.kind === 'UNAVAILABLE' ? err : new HsmError('UNAVAILABLE', err.message, { ckr: err.ckr, cause: err });
+        if (isHealthFault(out)) this.#markUnhealthy(out);
+        throw out;
+      }
+    });
   }
 
-  /** Waits for operations already accepted, closes every session and releases the module. Idempotent. */
+  /**
+   * Stops the health probe and the re-initialisation supervisor, waits for operations already accepted, closes
+   * every session and releases the module. Health listeners hear `false` once. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
   }
 
-  // ---- internals ----
+  // ---- internals: life cycle ----
 
   async #shutdown(): Promise<void> {
     // New calls are refused from here on (#assertOpen); wait for the accepted ones, retries and checks included.
-    if (this.#active > 0) {
-      await new Promise<void>((resolve) => {
-        this.#whenIdle = resolve;
-      });
-    }
+    if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#wake?.();
+    // Calls already accepted still run to the end (the health gate inside them looks at faults only).
+    if (this.#healthy) this.#emit(false, closedError());
+    await this.#idle();
+    await this.#supervisor;
     const slots = await this.#pool.close();
     const p = this.#p;
     for (const slot of slots) {
@@ -485,28 +649,51 @@ export class Hsm {
     this.#warm.clear();
     this.#keys.clear();
     this.#pin = '';
-    this.#module.release();
+    this.#libraryGeneration++;
+    const stragglers = this.#native.pending;
+    if (stragglers > 0) {
+      this.#log('warn', `${stragglers} PKCS#11 call(s) never returned; releasing the module without C_Finalize`, { tokenLabel: this.tokenLabel });
+    }
+    this.#module.release({ finalize: stragglers === 0 });
+    this.#listeners.clear();
     this.#log('info', `HSM token "${this.tokenLabel}" closed`, { tokenLabel: this.tokenLabel });
   }
 
-  /** Runs a public operation: refused once closing, counted until it settles. */
+  /** Runs a public operation: refused once closing or while unhealthy, counted until it settles. */
   async #op<T>(fn: () => Promise<T>): Promise<T> {
     this.#assertOpen();
+    this.#assertHealthy();
     this.#active++;
     try {
       return await fn();
     } finally {
       this.#active--;
-      if (this.#active === 0 && this.#whenIdle !== undefined) {
-        const idle = this.#whenIdle;
-        this.#whenIdle = undefined;
-        idle();
+      if (this.#active === 0 && this.#idleWaiters.length > 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const w of waiters) w();
       }
     }
   }
 
+  /** Resolves once no public operation is in flight. */
+  #idle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   #assertOpen(): void {
-    if (this.#closing !== undefined) throw new HsmError('UNAVAILABLE', 'the HSM is closed');
+    if (this.#closing !== undefined) throw closedError();
+  }
+
+  #assertHealthy(): void {
+    if (this.#healthy) return;
+    const why = this.#lastError;
+    throw new HsmError(
+      'UNAVAILABLE',
+      this.#gaveUp ? 'hsm unhealthy, automatic re-initialisation stopped (see the log); restart once the token is fixed' : 'hsm unhealthy, re-initialising',
+      { ckr: why?.ckr, cause: why, reason: 'unhealthy' },
+    );
   }
 
   #assertCurve(curve: Curve): void {
@@ -515,22 +702,211 @@ export class Hsm {
     }
   }
 
+  #emit(healthy: boolean, error: HsmError | undefined): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(healthy, error);
+      } catch (e) {
+        this.#log('error', 'an HSM health listener threw', { error: e instanceof Error ? e.name : typeof e });
+      }
+    }
+  }
+
+  /** Turns the Hsm unhealthy (once per episode), tells the listeners, and starts the supervisor. */
+  #markUnhealthy(err: HsmError): void {
+    if (!this.#healthy) return;
+    this.#lastError = err;
+    this.#healthy = false;
+    // Closing: the calls still draining are refused from here on, but nothing is re-initialised or announced.
+    if (this.#closing !== undefined) return;
+    this.#log('error', `HSM token "${this.tokenLabel}" is unhealthy; refusing calls and re-initialising: ${err.message}`, {
+      tokenLabel: this.tokenLabel,
+      ckr: err.ckr,
+      reason: err.reason,
+      inFlight: this.#active,
+    });
+    this.#emit(false, err);
+    // #supervise clears #supervisor itself before it announces recovery, so a fault right after always starts anew.
+    if (!this.#gaveUp && this.#supervisor === undefined) this.#supervisor = this.#supervise();
+  }
+
+  /** Equal jitter: somewhere in [d/2, d] for d = initial × 2^attempt, capped. Never shorter than the attempt before. */
+  #backoff(attempt: number): number {
+    const { initialDelayMs, maxDelayMs } = this.#recovery;
+    const d = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt, 40));
+    return d / 2 + (Math.random() * d) / 2;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  /** Re-initialises with backoff until it works, the Hsm closes, or retrying could lock the PIN. */
+  async #supervise(): Promise<void> {
+    // A fault soon after the last recovery continues that backoff instead of starting over: a token that keeps
+    // failing is not hammered with C_Initialize every 250 ms.
+    let attempt = Date.now() - this.#recoveredAt < this.#recovery.maxDelayMs ? this.#recoveredAfter : 0;
+    for (; ; attempt++) {
+      const delay = this.#backoff(attempt);
+      await this.#sleep(delay);
+      this.#wake = undefined;
+      if (this.#closing !== undefined) return;
+      // New calls are refused meanwhile; the ones accepted before the fault finish or time out.
+      await this.#idle();
+      if (this.#closing !== undefined) return;
+      let mode: string;
+      try {
+        mode = await this.#reinitialise();
+      } catch (e) {
+        const err = toHsmError(e, 'HSM re-initialisation');
+        this.#lastError = err;
+        if (err.kind === 'LOGIN_FAILED') {
+          this.#gaveUp = true;
+          this.#log('error', `HSM re-initialisation stopped: ${err.message}; retrying could lock the user PIN`, { tokenLabel: this.tokenLabel, ckr: err.ckr, attempt: attempt + 1 });
+          return;
+        }
+        this.#log('warn', `HSM re-initialisation attempt failed: ${err.message}`, {
+          tokenLabel: this.tokenLabel,
+          ckr: err.ckr,
+          reason: err.reason,
+          attempt: attempt + 1,
+          nextInMs: Math.round(Math.min(this.#recovery.maxDelayMs, this.#recovery.initialDelayMs * 2 ** Math.min(attempt + 1, 40))),
+        });
+        continue;
+      }
+      if (this.#closing !== undefined) return;
+      this.#reinitializations++;
+      this.#recoveredAt = Date.now();
+      this.#recoveredAfter = attempt + 1;
+      this.#supervisor = undefined;
+      this.#healthy = true;
+      this.#log('info', 'HSM re-initialised', {
+        tokenLabel: this.tokenLabel,
+        attempts: attempt + 1,
+        mode,
+        reinitializations: this.#reinitializations,
+        quarantinedSessions: this.#quarantined,
+      });
+      this.#emit(true, undefined);
+      return;
+    }
+  }
+
   /**
-   * Runs `fn` on a session borrowed from the pool and always gives it back. A session is discarded (closed, and
-   * reopened by its next borrower) when `fn` fails with the session possibly mid-operation or unusable.
+   * One re-initialisation attempt, with no public call in flight: abandon every session, finalise and initialise
+   * the library (when allowed), find the token by label, log in, reopen the pool, ping. Returns which it was.
+   */
+  async #reinitialise(): Promise<'finalize' | 'sessions'> {
+    const p = this.#p;
+    // C_Finalize under a native call that never returned (a quarantined session) could pull memory from under it;
+    // and another holder of the module would lose its sessions. Then only this Hsm's sessions are replaced.
+    const full = this.#native.pending === 0 && this.#module.exclusive;
+    if (!full) {
+      for (const s of this.#slots) {
+        const h = s.handle;
+        if (h !== undefined) quietly(() => p.C_CloseSession(h));
+      }
+      const login = this.#loginSession;
+      if (login !== undefined) quietly(() => p.C_CloseSession(login));
+    }
+    for (const s of this.#slots) s.handle = undefined;
+    this.#loginSession = undefined;
+    this.#keyGeneration++;
+    if (full) {
+      this.#libraryGeneration++;
+      try {
+        this.#module.reinitialize();
+      } catch (e) {
+        throw toHsmError(e, 'C_Finalize + C_Initialize');
+      }
+    }
+    const c = await connect(
+      this.#call, p,
+      { tokenLabel: this.tokenLabel, module: this.#module.path, pin: this.#pin, pinFile: this.#pinFile, sessions: this.#slots.length },
+      this.#log, 'refuse',
+    );
+    this.#slot = c.slot;
+    this.#loginSession = c.loginSession;
+    c.sessions.forEach((h, i) => {
+      (this.#slots[i] as SessionSlot).handle = h;
+    });
+    await this.#probe();
+    return full ? 'finalize' : 'sessions';
+  }
+
+  #probeTick(): void {
+    if (this.#probing || !this.#healthy || this.#closing !== undefined) return;
+    this.#probing = true;
+    this.ping()
+      .catch(() => undefined) // ping logged and marked it
+      .finally(() => (this.#probing = false));
+  }
+
+  /** The token is still in its slot, and the application is logged in (again, if need be). */
+  async #probe(): Promise<void> {
+    await this.#assertTokenPresent();
+    await this.#ensureLoggedIn();
+  }
+
+  /**
+   * UNAVAILABLE unless the slot still holds the initialised token with our label. SoftHSM2 whose token files
+   * vanished answers CKR_GENERAL_ERROR here, while C_FindObjects quietly finds nothing.
+   */
+  async #assertTokenPresent(): Promise<void> {
+    const p = this.#p;
+    const slot = this.#slot;
+    const info = await this.#call(`cannot read token "${this.tokenLabel}"`, () => p.C_GetTokenInfo(slot));
+    if ((info.flags & CKF_TOKEN_INITIALIZED) === 0 || info.label.replace(/[\s\0]+$/, '') !== this.tokenLabel) {
+      throw new HsmError('UNAVAILABLE', `HSM token "${this.tokenLabel}" is no longer in its slot`, { reason: 'token-gone' });
+    }
+  }
+
+  // ---- internals: sessions ----
+
+  /** A call on a leased session: a timeout marks the lease, so `#run` quarantines the session. */
+  #onLease<T>(lease: Lease, what: string, fn: () => T, opts: CallOptions = {}): Promise<Awaited<T>> {
+    return this.#call(what, fn, {
+      ...opts,
+      onTimeout: (straggler) => {
+        lease.timedOut ??= { straggler };
+      },
+    });
+  }
+
+  /**
+   * Runs `fn` on a session borrowed from the pool and always gives the slot back. A session is discarded (closed,
+   * and reopened by its next borrower) when `fn` fails with the session possibly mid-operation or unusable, and
+   * quarantined (abandoned, never closed while its call may still run) when a call on it timed out. A health fault
+   * marks the Hsm unhealthy before the slot goes back, so the next borrower is refused.
    */
   async #run<T>(what: string, fn: (lease: Lease) => Promise<T>): Promise<T> {
     const slot = await this.#pool.acquire();
     let lease: Lease | undefined;
     try {
-      lease = { handle: slot.handle ?? this.#reopen(slot), dirty: false };
+      // A call that waited for a session while the Hsm turned unhealthy does not start.
+      this.#assertHealthy();
+      lease = { handle: slot.handle ?? (await this.#reopen(slot)), dirty: false };
       return await fn(lease);
     } catch (e) {
       const err = toHsmError(e, what);
-      const code = err.ckr === undefined ? undefined : ckrCode(err.ckr);
-      if (lease?.dirty === true || err.kind === 'UNAVAILABLE' || (code !== undefined && SESSION_LOST.has(code))) {
+      if (lease?.timedOut !== undefined) {
+        this.#quarantine(slot, lease, err);
+      } else if (
+        lease?.dirty === true ||
+        (err.kind === 'UNAVAILABLE' && err.reason !== 'unhealthy' && err.reason !== 'closed') ||
+        (err.ckr !== undefined && SESSION_LOST.has(err.ckr))
+      ) {
         this.#discard(slot, err);
       }
+      if (isHealthFault(err)) this.#markUnhealthy(err);
       throw err;
     } finally {
       this.#pool.release(slot);
@@ -549,61 +925,124 @@ export class Hsm {
     });
   }
 
+  /** Takes a session whose call timed out out of the pool for good; its slot gets a new session on next use. */
+  #quarantine(slot: SessionSlot, lease: Lease, why: HsmError): void {
+    if (slot.handle !== undefined && slot.handle.equals(lease.handle)) slot.handle = undefined;
+    this.#log('warn', 'quarantined a PKCS#11 session after a timed-out call; it is never reused', {
+      tokenLabel: this.tokenLabel,
+      call: why.message,
+    });
+    this.#abandon(lease.handle, lease.timedOut?.straggler);
+  }
+
+  /**
+   * Forgets a session that a timed-out call may still be using. Once that call returns, the session is closed
+   * (unless the library was finalised meanwhile: the handle may name a new session by then).
+   */
+  #abandon(session: Handle, straggler: Straggler | undefined): void {
+    const generation = this.#libraryGeneration;
+    const closeIt = (): void => {
+      if (generation === this.#libraryGeneration) quietly(() => this.#p.C_CloseSession(session));
+    };
+    if (straggler === undefined) {
+      closeIt(); // the late call has returned already
+      return;
+    }
+    this.#quarantined++;
+    void straggler.then(() => {
+      this.#quarantined--;
+      closeIt();
+    });
+  }
+
+  /** A C_OpenSession that timed out may still open a session: close it when it does. */
+  #closeLateSession(straggler: Straggler | undefined): void {
+    const generation = this.#libraryGeneration;
+    void straggler?.then((h) => {
+      if (Buffer.isBuffer(h) && generation === this.#libraryGeneration) quietly(() => this.#p.C_CloseSession(h));
+    });
+  }
+
   /** Opens a replacement pool session, logging in again first if the token lost the login. */
-  #reopen(slot: SessionSlot): Handle {
+  async #reopen(slot: SessionSlot): Promise<Handle> {
     const p = this.#p;
+    const open = (): Promise<Handle> =>
+      this.#call('cannot open a PKCS#11 session', () => p.C_OpenSession(this.#slot, SESSION_FLAGS), {
+        onTimeout: (s) => this.#closeLateSession(s),
+      });
     let handle: Handle;
     try {
-      handle = p.C_OpenSession(this.#slot, SESSION_FLAGS);
+      handle = await open();
     } catch (e) {
       // A token that was removed and reinserted may sit in another slot now.
-      const code = errorCode(e);
-      if (code !== ckrCode('CKR_SLOT_ID_INVALID') && code !== ckrCode('CKR_TOKEN_NOT_PRESENT') && code !== ckrCode('CKR_DEVICE_REMOVED')) {
-        throw toHsmError(e, 'cannot open a PKCS#11 session');
-      }
+      const err = toHsmError(e, 'cannot open a PKCS#11 session');
+      if (err.ckr === undefined || !SLOT_MOVED.has(err.ckr)) throw err;
       try {
-        this.#slot = findToken(p, this.tokenLabel, this.#module.path);
+        this.#slot = await findToken(this.#call, p, this.tokenLabel, this.#module.path);
       } catch (findError) {
-        const err = toHsmError(findError, 'token lookup');
-        throw new HsmError('UNAVAILABLE', `cannot open a PKCS#11 session: ${err.message}`, { ckr: err.ckr, cause: findError });
+        const fe = toHsmError(findError, 'token lookup');
+        throw new HsmError('UNAVAILABLE', `cannot open a PKCS#11 session: ${fe.message}`, {
+          ckr: fe.ckr,
+          cause: findError,
+          ...(fe.kind === 'TOKEN_NOT_FOUND' ? { reason: 'token-gone' as const } : {}),
+        });
       }
-      handle = call(() => p.C_OpenSession(this.#slot, SESSION_FLAGS), 'cannot open a PKCS#11 session');
+      handle = await open();
       const stale = this.#loginSession;
       if (stale !== undefined) quietly(() => p.C_CloseSession(stale));
       this.#loginSession = undefined;
     }
     try {
-      if (!isUserState(p.C_GetSessionInfo(handle).state)) this.#ensureLoggedIn();
+      const info = await this.#call('C_GetSessionInfo failed', () => p.C_GetSessionInfo(handle), {
+        onTimeout: (s) => this.#abandon(handle, s),
+      });
+      if (!isUserState(info.state)) await this.#ensureLoggedIn();
     } catch (e) {
-      quietly(() => p.C_CloseSession(handle));
-      throw toHsmError(e, 'cannot log in again');
+      const err = toHsmError(e, 'cannot log in again');
+      if (err.reason !== 'timeout') quietly(() => p.C_CloseSession(handle));
+      throw err;
     }
     slot.handle = handle;
     return handle;
   }
 
   /** Makes sure the login session exists and the application is logged in as user. */
-  #ensureLoggedIn(): void {
+  async #ensureLoggedIn(): Promise<void> {
     const p = this.#p;
-    if (this.#loginSession !== undefined) {
+    // A call on the login session that times out abandons it; the next caller opens another.
+    const abandonLogin = (session: Handle) => (straggler: Straggler | undefined) => {
+      if (this.#loginSession !== undefined && this.#loginSession.equals(session)) this.#loginSession = undefined;
+      this.#abandon(session, straggler);
+    };
+    const current = this.#loginSession;
+    if (current !== undefined) {
       try {
-        if (isUserState(p.C_GetSessionInfo(this.#loginSession).state)) return;
+        const info = await this.#call('C_GetSessionInfo failed', () => p.C_GetSessionInfo(current), { onTimeout: abandonLogin(current) });
+        if (isUserState(info.state)) return;
       } catch (e) {
-        const code = errorCode(e);
-        if (code === undefined || !SESSION_LOST.has(code)) throw e;
-        quietly(() => p.C_CloseSession(this.#loginSession as Handle));
+        const err = toHsmError(e, 'C_GetSessionInfo failed');
+        if (err.ckr === undefined || !SESSION_LOST.has(err.ckr)) throw err;
+        quietly(() => p.C_CloseSession(current));
         this.#loginSession = undefined;
       }
     }
-    if (this.#loginSession === undefined) {
-      this.#loginSession = call(() => p.C_OpenSession(this.#slot, SESSION_FLAGS), 'cannot open the login session');
+    let session = this.#loginSession;
+    if (session === undefined) {
+      session = await this.#call('cannot open the login session', () => p.C_OpenSession(this.#slot, SESSION_FLAGS), {
+        onTimeout: (s) => this.#closeLateSession(s),
+      });
+      this.#loginSession = session;
     }
-    login(p, this.#loginSession, this.#pin, this.tokenLabel, this.#pinFile);
-    if (!isUserState(p.C_GetSessionInfo(this.#loginSession).state)) {
+    const s = session;
+    await login(this.#call, p, s, this.#pin, this.tokenLabel, this.#pinFile, abandonLogin(s));
+    const after = await this.#call('C_GetSessionInfo failed', () => p.C_GetSessionInfo(s), { onTimeout: abandonLogin(s) });
+    if (!isUserState(after.state)) {
       throw new HsmError('UNAVAILABLE', `HSM token "${this.tokenLabel}" does not report a logged-in session after C_Login`);
     }
     this.#log('info', `logged in to HSM token "${this.tokenLabel}" again`, { tokenLabel: this.tokenLabel });
   }
+
+  // ---- internals: signing and keys ----
 
   /**
    * Signs `data` and checks the signature with `check`, which returns the finished result or undefined when the
@@ -634,77 +1073,82 @@ export class Hsm {
     }
   }
 
-  /** One C_SignInit + C_SignAsync with the cached (or freshly found) key; a stale handle is looked up once more. */
+  /**
+   * One C_SignInit + C_SignAsync with the cached (or freshly found) key; a stale handle is looked up once more.
+   * Nothing is started on the token once the Hsm is unhealthy; a signature the token was already computing when
+   * it turned unhealthy is still checked and returned.
+   */
   async #signOnce(lease: Lease, keyId: Uint8Array, curve: Curve, data: Buffer): Promise<{ entry: CachedKey; signature: Buffer }> {
     const p = this.#p;
     for (let attempt = 1; ; attempt++) {
-      const entry = this.#keyFor(lease, keyId, curve);
+      const entry = await this.#keyFor(lease, keyId, curve);
+      this.#assertHealthy();
       try {
-        p.C_SignInit(lease.handle, { mechanism: MECHANISMS[curve].sign }, entry.priv);
+        await this.#onLease(lease, `${curve} sign: C_SignInit refused`, () => p.C_SignInit(lease.handle, { mechanism: MECHANISMS[curve].sign }, entry.priv), {
+          kinds: {
+            CKR_MECHANISM_INVALID: 'CURVE_UNSUPPORTED',
+            CKR_KEY_HANDLE_INVALID: 'UNAVAILABLE',
+            CKR_OBJECT_HANDLE_INVALID: 'UNAVAILABLE',
+          },
+        });
       } catch (e) {
-        const code = errorCode(e);
-        if (attempt === 1 && code !== undefined && STALE_HANDLE.has(code)) {
+        const err = toHsmError(e, `${curve} sign: C_SignInit refused`);
+        if (attempt === 1 && err.ckr !== undefined && STALE_HANDLE.has(err.ckr)) {
           this.#forget(entry);
           continue;
         }
-        if (attempt === 1 && code === CKR_USER_NOT_LOGGED_IN) {
-          this.#ensureLoggedIn();
+        if (attempt === 1 && err.ckr === 'CKR_USER_NOT_LOGGED_IN') {
+          await this.#ensureLoggedIn();
           continue;
         }
-        throw toHsmError(e, `${curve} sign: C_SignInit refused`, {
-          CKR_MECHANISM_INVALID: 'CURVE_UNSUPPORTED',
-          CKR_KEY_HANDLE_INVALID: 'UNAVAILABLE',
-          CKR_OBJECT_HANDLE_INVALID: 'UNAVAILABLE',
-        });
+        throw err;
       }
       lease.dirty = true;
-      let signature: Buffer;
-      try {
-        // Both signatures here are 64 bytes (Ed25519 R‖S; ECDSA r‖s on a 256-bit curve).
-        signature = await p.C_SignAsync(lease.handle, data, Buffer.alloc(64));
-      } catch (e) {
-        throw toHsmError(e, `${curve} sign failed`);
-      }
+      // Both signatures here are 64 bytes (Ed25519 R‖S; ECDSA r‖s on a 256-bit curve).
+      const signature = await this.#onLease(lease, `${curve} sign failed`, () => p.C_SignAsync(lease.handle, data, Buffer.alloc(64)), {
+        ms: this.#timeouts.signMs,
+      });
       lease.dirty = false;
       entry.uses++;
       return { entry, signature };
     }
   }
 
-  #keyFor(lease: Lease, keyId: Uint8Array, curve: Curve): CachedKey {
+  async #keyFor(lease: Lease, keyId: Uint8Array, curve: Curve): Promise<CachedKey> {
     const cacheKey = `${curve}:${hex(keyId)}`;
     const hit = this.#keys.get(cacheKey);
-    if (hit !== undefined) {
+    if (hit !== undefined && hit.generation === this.#keyGeneration) {
       // Re-insert to keep the Map in least-recently-used order.
       this.#keys.delete(cacheKey);
       this.#keys.set(cacheKey, hit);
       return hit;
     }
+    // Not cached, or cached before a re-initialisation (its handle may name nothing now): ask the token.
     return this.#lookup(lease, keyId, curve);
   }
 
   /** Finds the key pair on the token, checks its curve and public point, and caches the private handle. */
-  #lookup(lease: Lease, keyId: Uint8Array, curve: Curve): CachedKey {
+  async #lookup(lease: Lease, keyId: Uint8Array, curve: Curve): Promise<CachedKey> {
     const p = this.#p;
     const id = Buffer.from(keyId);
     const keyType = MECHANISMS[curve].keyType;
     const what = `${curve} key with CKA_ID ${hex(keyId)}`;
     const privTemplate: Template = [{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }, { type: CKA_KEY_TYPE, value: keyType }, { type: CKA_ID, value: id }];
-    let privs = this.#find(lease, privTemplate);
+    let privs = await this.#find(lease, privTemplate);
     // Private objects are invisible to a session that is not logged in: before calling the key missing, make sure
     // the token has not forgotten the login (a logout elsewhere in the process, a token reset).
-    if (privs.length === 0 && !isUserState(call(() => p.C_GetSessionInfo(lease.handle).state, 'C_GetSessionInfo failed'))) {
-      this.#ensureLoggedIn();
-      privs = this.#find(lease, privTemplate);
+    if (privs.length === 0) {
+      const info = await this.#onLease(lease, 'C_GetSessionInfo failed', () => p.C_GetSessionInfo(lease.handle));
+      if (!isUserState(info.state)) {
+        await this.#ensureLoggedIn();
+        privs = await this.#find(lease, privTemplate);
+      }
     }
+    if (privs.length === 0) await this.#assertTokenPresent();
     const priv = single(privs, `private ${what}`);
-    const pub = single(
-      this.#find(lease, [{ type: CKA_CLASS, value: CKO_PUBLIC_KEY }, { type: CKA_KEY_TYPE, value: keyType }, { type: CKA_ID, value: id }]),
-      `public ${what}`,
-    );
-    const attrs = call(
-      () => p.C_GetAttributeValue(lease.handle, pub, [{ type: CKA_EC_PARAMS }, { type: CKA_EC_POINT }]),
-      `cannot read the public ${what}`,
+    const pub = await this.#findOne(lease, [{ type: CKA_CLASS, value: CKO_PUBLIC_KEY }, { type: CKA_KEY_TYPE, value: keyType }, { type: CKA_ID, value: id }], `public ${what}`);
+    const attrs = await this.#onLease(lease, `cannot read the public ${what}`, () =>
+      p.C_GetAttributeValue(lease.handle, pub, [{ type: CKA_EC_PARAMS }, { type: CKA_EC_POINT }]),
     );
     const params = attrs[0]?.value;
     const point = attrs[1]?.value;
@@ -716,7 +1160,12 @@ export class Hsm {
       throw new HsmError('KEY_NOT_FOUND', `the public ${what} does not hold a valid ${curve} point`);
     }
     const cached = this.#keys.get(`${curve}:${hex(keyId)}`);
-    if (cached !== undefined && bytesEqual(cached.publicKey, publicKey) && cached.priv.equals(priv)) return cached;
+    if (cached !== undefined && bytesEqual(cached.publicKey, publicKey)) {
+      // The same key (after a re-initialisation, say): keep its verifier and warm table, refresh the handle.
+      cached.priv = priv;
+      cached.generation = this.#keyGeneration;
+      return cached;
+    }
     return this.#cache(keyId, curve, priv, publicKey);
   }
 
@@ -729,6 +1178,7 @@ export class Hsm {
       keyId: Uint8Array.from(keyId),
       curve,
       priv,
+      generation: this.#keyGeneration,
       publicKey,
       uses: 0,
       ...(curve === 'ed25519' ? { ed: new Ed25519Verifier(publicKey) } : { secp: new Secp256k1Finisher(publicKey) }),
@@ -766,14 +1216,24 @@ export class Hsm {
   }
 
   /** C_FindObjects for `template` (at most 2 hits: enough to tell "one" from "ambiguous"). */
-  #find(lease: Lease, template: Template): Handle[] {
+  async #find(lease: Lease, template: Template): Promise<Handle[]> {
     const p = this.#p;
-    call(() => p.C_FindObjectsInit(lease.handle, template), 'C_FindObjectsInit failed');
+    await this.#onLease(lease, 'C_FindObjectsInit failed', () => p.C_FindObjectsInit(lease.handle, template));
     lease.dirty = true;
-    const found = call(() => p.C_FindObjects(lease.handle, 2), 'C_FindObjects failed');
-    call(() => p.C_FindObjectsFinal(lease.handle), 'C_FindObjectsFinal failed');
+    const found = await this.#onLease(lease, 'C_FindObjects failed', () => p.C_FindObjects(lease.handle, 2));
+    await this.#onLease(lease, 'C_FindObjectsFinal failed', () => p.C_FindObjectsFinal(lease.handle));
     lease.dirty = false;
     return found;
+  }
+
+  /**
+   * The one object matching `template`; KEY_NOT_FOUND when there is none, but only once the token is confirmed
+   * present: a token whose files vanished finds nothing without an error (SoftHSM2), and that is not a missing key.
+   */
+  async #findOne(lease: Lease, template: Template, what: string): Promise<Handle> {
+    const found = await this.#find(lease, template);
+    if (found.length === 0) await this.#assertTokenPresent();
+    return single(found, what);
   }
 }
 
@@ -781,6 +1241,15 @@ export class Hsm {
 
 function stderrLog(level: HsmLogLevel, msg: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${new Date().toISOString()} ${level} hsm: ${msg}${fields === undefined ? '' : ' ' + JSON.stringify(fields)}\n`);
+}
+
+function closedError(): HsmError {
+  return new HsmError('UNAVAILABLE', 'the HSM is closed', { reason: 'closed' });
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  if (o === undefined) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function checkConfig(config: HsmConfig): void {
@@ -793,6 +1262,26 @@ function checkConfig(config: HsmConfig): void {
   const n = config.sessions;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > MAX_SESSIONS)) {
     throw new HsmError('INVALID_INPUT', `hsm sessions must be an integer from 1 to ${MAX_SESSIONS} (got ${String(n)})`);
+  }
+  const ms = (group: 'timeouts' | 'recovery', field: string, value: unknown, min: number): void => {
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MS) {
+      throw new HsmError('INVALID_INPUT', `hsm ${group}.${field} must be an integer number of milliseconds from ${min} to ${MAX_MS} (got ${String(value)})`);
+    }
+  };
+  for (const [group, value] of [['timeouts', config.timeouts], ['recovery', config.recovery]] as const) {
+    if (value !== undefined && (typeof value !== 'object' || value === null)) {
+      throw new HsmError('INVALID_INPUT', `hsm ${group} must be an object`);
+    }
+  }
+  for (const field of ['signMs', 'generateMs', 'callMs'] as const) ms('timeouts', field, config.timeouts?.[field], 1);
+  ms('recovery', 'initialDelayMs', config.recovery?.initialDelayMs, 1);
+  ms('recovery', 'maxDelayMs', config.recovery?.maxDelayMs, 1);
+  ms('recovery', 'probeIntervalMs', config.recovery?.probeIntervalMs, 0);
+  const initial = config.recovery?.initialDelayMs ?? DEFAULT_RECOVERY.initialDelayMs;
+  const max = config.recovery?.maxDelayMs ?? DEFAULT_RECOVERY.maxDelayMs;
+  if (max < initial) {
+    throw new HsmError('INVALID_INPUT', `hsm recovery.maxDelayMs (${max}) must not be below recovery.initialDelayMs (${initial})`);
   }
 }
 
@@ -812,20 +1301,71 @@ function isUserState(state: number): boolean {
   return state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS;
 }
 
-/** Runs a synchronous PKCS#11 call, mapping its failure to an HsmError described by `what`. */
-function call<T>(fn: () => T, what: string, kinds?: Partial<Record<string, HsmErrorKind>>): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw toHsmError(e, what, kinds);
-  }
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-function quietly(fn: () => void): void {
+function timeoutError(what: string, ms: number): HsmError {
+  return new HsmError('UNAVAILABLE', `${what}: timed out after ${ms} ms`, { reason: 'timeout' });
+}
+
+/**
+ * The one way hsm/ calls PKCS#11 after loading the module: failures become HsmErrors (`what: CKR_…`), and every
+ * call is bounded. A call that returns a promise (pkcs11js's *Async methods, or a wrapper) is raced against a
+ * timer: on timeout it is abandoned (its promise still settles later and is counted in `native` until then). A
+ * synchronous call holds the JavaScript thread and cannot be cut short: one that returns after its bound is
+ * treated as timed out all the same, and its result is discarded.
+ */
+function makeCaller(native: NativeCalls, defaultMs: number): Caller {
+  return <T,>(what: string, fn: () => T, opts: CallOptions = {}): Promise<Awaited<T>> => {
+    const ms = opts.ms ?? defaultMs;
+    const started = performance.now();
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      return Promise.reject(toHsmError(e, what, opts.kinds));
+    }
+    if (!isThenable(result)) {
+      if (performance.now() - started > ms) {
+        opts.onTimeout?.(undefined);
+        return Promise.reject(timeoutError(what, ms));
+      }
+      return Promise.resolve(result as Awaited<T>);
+    }
+    const promise = Promise.resolve(result) as Promise<Awaited<T>>;
+    native.pending++;
+    const straggler: Straggler = promise.then(
+      (v) => v,
+      () => undefined,
+    );
+    void straggler.finally(() => native.pending--);
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        opts.onTimeout?.(straggler);
+        reject(timeoutError(what, ms));
+      }, ms);
+      promise.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(toHsmError(e, what, opts.kinds));
+        },
+      );
+    });
+  };
+}
+
+/** Best effort: used only where the outcome does not change what happens next (a promise result is let go). */
+function quietly(fn: () => unknown): void {
   try {
-    fn();
+    const r = fn();
+    if (isThenable(r)) (r as PromiseLike<unknown>).then(undefined, () => undefined);
   } catch {
-    // Best effort: used only where the outcome does not change what happens next.
+    // Best effort.
   }
 }
 
@@ -840,12 +1380,21 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** Logs in as user on `session`. An application already logged in (by any of its sessions) is fine. */
-function login(p: Pkcs11Like, session: Handle, pin: string, tokenLabel: string, pinFile: string): void {
+async function login(
+  call: Caller,
+  p: Pkcs11Like,
+  session: Handle,
+  pin: string,
+  tokenLabel: string,
+  pinFile: string,
+  onTimeout?: (straggler: Straggler | undefined) => void,
+): Promise<void> {
   try {
-    p.C_Login(session, CKU_USER, pin);
+    await call('C_Login', () => p.C_Login(session, CKU_USER, pin), onTimeout === undefined ? {} : { onTimeout });
   } catch (e) {
-    if (errorCode(e) === CKR_USER_ALREADY_LOGGED_IN) return;
     const err = toHsmError(e, 'C_Login');
+    if (err.ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
+    if (err.reason !== undefined) throw err; // a timeout
     if (err.kind === 'LOGIN_FAILED') {
       throw new HsmError('LOGIN_FAILED', `HSM token "${tokenLabel}" refused the PIN from ${pinFile} (${err.ckr})`, { ckr: err.ckr, cause: e });
     }
@@ -854,15 +1403,16 @@ function login(p: Pkcs11Like, session: Handle, pin: string, tokenLabel: string, 
 }
 
 /** Finds the slot holding the initialised token labelled `label`; TOKEN_NOT_FOUND names the labels present. */
-function findToken(p: Pkcs11Like, label: string, module: string): Handle {
-  const slots = call(() => p.C_GetSlotList(true), 'cannot list PKCS#11 slots');
+async function findToken(call: Caller, p: Pkcs11Like, label: string, module: string): Promise<Handle> {
+  const slots = await call('cannot list PKCS#11 slots', () => p.C_GetSlotList(true));
   const labels: string[] = [];
   const matches: Handle[] = [];
   for (const slot of slots) {
     let info;
     try {
-      info = p.C_GetTokenInfo(slot);
-    } catch {
+      info = await call('C_GetTokenInfo', () => p.C_GetTokenInfo(slot));
+    } catch (e) {
+      if (toHsmError(e, 'C_GetTokenInfo').reason === 'timeout') throw e;
       continue; // a slot whose token vanished between the two calls
     }
     if ((info.flags & CKF_TOKEN_INITIALIZED) === 0) continue;
@@ -881,13 +1431,65 @@ function findToken(p: Pkcs11Like, label: string, module: string): Handle {
   return slot;
 }
 
+interface Connection {
+  slot: Handle;
+  loginSession: Handle;
+  sessions: Handle[];
+}
+
+/**
+ * Finds the token by label, checks its PIN flags, opens and logs in the login session and opens `sessions` pool
+ * sessions; closes what it opened when it fails. `finalTry`: what to do when one more wrong PIN would lock the
+ * user PIN — at open, warn and try (an operator is watching); at re-initialisation, refuse (LOGIN_FAILED) rather
+ * than risk locking the token unattended.
+ */
+async function connect(
+  call: Caller,
+  p: Pkcs11Like,
+  c: { tokenLabel: string; module: string; pin: string; pinFile: string; sessions: number },
+  log: HsmLog,
+  finalTry: 'warn' | 'refuse',
+): Promise<Connection> {
+  const opened: Handle[] = [];
+  try {
+    const slot = await findToken(call, p, c.tokenLabel, c.module);
+    const { flags } = await call(`cannot read token "${c.tokenLabel}"`, () => p.C_GetTokenInfo(slot));
+    if ((flags & CKF_USER_PIN_LOCKED) !== 0) {
+      throw new HsmError('LOGIN_FAILED', `the user PIN of token "${c.tokenLabel}" is locked; the security officer must reset it`);
+    }
+    if ((flags & CKF_USER_PIN_FINAL_TRY) !== 0) {
+      if (finalTry === 'refuse') {
+        throw new HsmError('LOGIN_FAILED', `token "${c.tokenLabel}" is one wrong PIN away from locking the user PIN; not logging in unattended`);
+      }
+      log('warn', `token "${c.tokenLabel}" is one wrong PIN away from locking the user PIN`, { tokenLabel: c.tokenLabel });
+    }
+
+    const loginSession = await call('cannot open a PKCS#11 session', () => p.C_OpenSession(slot, SESSION_FLAGS));
+    opened.push(loginSession);
+    await login(call, p, loginSession, c.pin, c.tokenLabel, c.pinFile, () => {
+      opened.splice(opened.indexOf(loginSession), 1); // still in use by the timed-out C_Login: never close it
+    });
+
+    const sessions: Handle[] = [];
+    for (let i = 0; i < c.sessions; i++) {
+      const s = await call(`cannot open PKCS#11 session ${i + 1} of ${c.sessions}`, () => p.C_OpenSession(slot, SESSION_FLAGS));
+      opened.push(s);
+      sessions.push(s);
+    }
+    return { slot, loginSession, sessions };
+  } catch (e) {
+    for (const s of opened) quietly(() => p.C_CloseSession(s));
+    throw e;
+  }
+}
+
 /** Reads the six protection attributes of a private key; KEY_NOT_PROTECTED when the token will not say. */
-function readProtection(p: Pkcs11Like, session: Handle, priv: Handle): KeyProtection {
+async function readProtection(call: Caller, p: Pkcs11Like, session: Handle, priv: Handle): Promise<KeyProtection> {
   const types = [CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_TOKEN, CKA_PRIVATE];
-  const attrs = call(
-    () => p.C_GetAttributeValue(session, priv, types.map((type) => ({ type }))),
+  const attrs = await call(
     'cannot read the protection attributes of the private key',
-    { CKR_ATTRIBUTE_TYPE_INVALID: 'KEY_NOT_PROTECTED', CKR_ATTRIBUTE_SENSITIVE: 'KEY_NOT_PROTECTED' },
+    () => p.C_GetAttributeValue(session, priv, types.map((type) => ({ type }))),
+    { kinds: { CKR_ATTRIBUTE_TYPE_INVALID: 'KEY_NOT_PROTECTED', CKR_ATTRIBUTE_SENSITIVE: 'KEY_NOT_PROTECTED' } },
   );
   const bool = (i: number): boolean => {
     const v = attrs[i]?.value;

@@ -36,6 +36,11 @@ export type KeyPair = pkcs11js.KeyPair;
  * The subset of pkcs11js's PKCS11 class that hsm/ calls. A real pkcs11js instance satisfies it; so does any wrapper
  * that forwards to one (see `interceptPkcs11`). Every call that can fail throws an Error whose message (or `code`)
  * carries the CKR value, as pkcs11js does.
+ *
+ * The Hsm class also accepts a promise in place of any method's return value (a wrapper that injects delays or
+ * moves calls off the JavaScript thread): it awaits every result, and bounds the wait by its call timeouts. A plain
+ * synchronous pkcs11js call holds the JavaScript thread until the library returns; it cannot be pre-empted, only
+ * measured (one that returns after its timeout is treated as timed out).
  */
 export interface Pkcs11Like {
   load(path: string): void;
@@ -194,6 +199,8 @@ export const CKR_ATTRIBUTE_SENSITIVE = 0x11;
 export const CKR_USER_ALREADY_LOGGED_IN = 0x100;
 /** Return value: C_Initialize was already called in this process. */
 export const CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191;
+/** Return value: C_Initialize has not been called (or C_Finalize was). */
+export const CKR_CRYPTOKI_NOT_INITIALIZED = 0x190;
 /** Return value: the token does not support the curve (PKCS#11 3.0; pkcs11js reports it as vendor-defined). */
 export const CKR_CURVE_NOT_SUPPORTED = 0x140;
 
@@ -237,6 +244,8 @@ interface ModuleEntry {
   refs: number;
   /** Whether this registry called C_Initialize (and so must call C_Finalize when the last user releases). */
   ownsInit: boolean;
+  /** False after a re-initialisation whose C_Initialize failed: the library is loaded but not initialised. */
+  initialized: boolean;
 }
 
 const modules = new Map<string, ModuleEntry>();
@@ -246,8 +255,22 @@ export interface LoadedModule {
   readonly pkcs11: Pkcs11Like;
   /** The module path as given. */
   readonly path: string;
-  /** Drops this user's reference; the last one out calls C_Finalize. Idempotent. */
-  release(): void;
+  /**
+   * True while this user is the only one holding the module and the registry initialised it: only then may it
+   * finalise and initialise the library again (`reinitialize`) without pulling sessions from under anyone.
+   */
+  readonly exclusive: boolean;
+  /**
+   * C_Finalize then C_Initialize, when `exclusive` (returns false and does nothing otherwise). Every session and
+   * object handle of the process becomes invalid. Throws what C_Initialize throws; the library is then left
+   * uninitialised and a later call tries again (a C_Finalize reporting CKR_CRYPTOKI_NOT_INITIALIZED is expected).
+   */
+  reinitialize(): boolean;
+  /**
+   * Drops this user's reference; the last one out calls C_Finalize, unless `finalize` is false (a native call
+   * that never returned may still be running inside the library). Idempotent.
+   */
+  release(opts?: { finalize?: boolean }): void;
 }
 
 /**
@@ -273,22 +296,54 @@ export function openModule(modulePath: string, instance?: Pkcs11Like): LoadedMod
       if (errorCode(e) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw e;
       ownsInit = false;
     }
-    entry = { refs: 0, ownsInit };
+    entry = { refs: 0, ownsInit, initialized: true };
     modules.set(key, entry);
+  } else if (!entry.initialized) {
+    // Its holder is re-initialising it and the last C_Initialize failed: try once more for this user.
+    try {
+      pkcs11.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+      entry.initialized = true;
+    } catch (e) {
+      if (errorCode(e) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw e;
+      entry.initialized = true;
+    }
   }
   entry.refs++;
   const held = entry;
   let released = false;
+  const exclusive = (): boolean => !released && held.refs === 1 && held.ownsInit && modules.get(key) === held;
   return {
     pkcs11,
     path: modulePath,
-    release() {
+    get exclusive() {
+      return exclusive();
+    },
+    reinitialize() {
+      if (!exclusive()) return false;
+      if (held.initialized) {
+        try {
+          pkcs11.C_Finalize();
+        } catch (e) {
+          // Not initialised is what a failed earlier attempt leaves; anything else means the old state is still there.
+          if (errorCode(e) !== CKR_CRYPTOKI_NOT_INITIALIZED) throw e;
+        }
+        held.initialized = false;
+      }
+      try {
+        pkcs11.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+      } catch (e) {
+        if (errorCode(e) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw e;
+      }
+      held.initialized = true;
+      return true;
+    },
+    release(opts = {}) {
       if (released) return;
       released = true;
       held.refs--;
       if (held.refs === 0) {
         modules.delete(key);
-        if (held.ownsInit) {
+        if (held.ownsInit && held.initialized && opts.finalize !== false) {
           try {
             pkcs11.C_Finalize();
           } catch {

@@ -149,15 +149,27 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(config.server.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
-    health.setStatus('', 'SERVING');
-    for (const s of API_SERVICES) health.setStatus(s.typeName, 'SERVING');
+    // Health follows the HSM: NOT_SERVING while it is unhealthy and re-initialising, SERVING again once it is back.
+    const openHsm = hsm;
+    const setServing = (serving: boolean): void => {
+      const st = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', st);
+      for (const s of API_SERVICES) health.setStatus(s.typeName, st);
+    };
+    const unfollowHsm = openHsm.onHealthChange((healthy, err) => {
+      if (draining) return;
+      setServing(healthy);
+      if (healthy) log.info({ reinitializations: openHsm.reinitializations }, 'HSM healthy again: SERVING');
+      else log.error({ err, ckr: err?.ckr, reason: err?.reason }, 'HSM unhealthy: NOT_SERVING until it re-initialises');
+    });
+    setServing(openHsm.healthy);
     log.info({ host: config.server.host, port, tokenLabel: hsm.tokenLabel, store: config.store.path }, 'listening');
 
-    const openHsm = hsm;
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         draining = true;
+        unfollowHsm();
         clearInterval(sweeper);
         clearInterval(pruner);
         health.setStatus('', 'NOT_SERVING');

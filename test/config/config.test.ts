@@ -74,6 +74,9 @@ describe('loadConfig', () => {
         certFile: path.join(dir, 'server.pem'),
         keyFile: path.join(dir, 'server.key'),
         clientCaFile: path.join(dir, 'ca.pem'),
+        // Issuing credentials is off unless a CA key is configured.
+        caCertFile: '',
+        caKeyFile: '',
       });
       expect(c.hsm).toEqual({ module: path.join(dir, 'libfake.so'), tokenLabel: 'waiaas', pinFile: path.join(dir, 'hsm.pin'), sessions: 4 });
       expect(c.store.path).toBe(path.join(dir, 'waiaas.db'));

@@ -127,6 +127,9 @@ describe('ensureDevState', () => {
       certFile: path.join(dir, 'server.pem'),
       keyFile: path.join(dir, 'server.key'),
       clientCaFile: path.join(dir, 'ca.pem'),
+      // The dev CA issues agent and owner credentials.
+      caCertFile: path.join(dir, 'ca.pem'),
+      caKeyFile: path.join(dir, 'ca.key'),
     });
     expect(c.hsm).toMatchObject({ module: MODULE, tokenLabel: 'waiaas-dev', pinFile: path.join(dir, 'hsm.pin') });
     expect(c.store.path).toBe(path.join(dir, 'waiaas.db'));

@@ -10,7 +10,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Hsm, interceptPkcs11, newPkcs11, type KeyInfo, type Pkcs11Method } from '../../hsm/index.ts';
 import { CKA_ID, CKA_NEVER_EXTRACTABLE, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, type Attribute } from '../../hsm/pkcs11.ts';
 import { createTestToken, type TestToken } from '../support/softhsm.ts';
-import { hsmError, openHsm, rawSession, type LogLine } from './helpers.ts';
+import { hsmError, openHsm, rawSession, untilHealthy, type LogLine } from './helpers.ts';
 
 const N = secp256k1.Point.Fn.ORDER;
 let token: TestToken;
@@ -69,6 +69,7 @@ describe('a device removed during signing', () => {
       await hsmError(hsm.signSecp256k1(kKey.keyId, new Uint8Array(32)), 'UNAVAILABLE');
 
       fault = undefined;
+      await untilHealthy(hsm); // refused while unhealthy; the Hsm re-initialises by itself
       const message = new Uint8Array([2]);
       expect(ed25519.verify(await hsm.signEd25519(edKey.keyId, message), message, edKey.publicKey)).toBe(true);
       // The failed sign left an operation active on its session: that session was closed and a new one opened.
@@ -86,6 +87,7 @@ describe('a device removed during signing', () => {
       const failing = await Promise.allSettled(Array.from({ length: 20 }, () => hsm.signEd25519(edKey.keyId, new Uint8Array([3]))));
       expect(failing.every((r) => r.status === 'rejected')).toBe(true);
       fault = undefined;
+      await untilHealthy(hsm);
       const ok = await Promise.all(Array.from({ length: 20 }, () => hsm.signEd25519(edKey.keyId, new Uint8Array([4]))));
       expect(ok.every((sig) => ed25519.verify(sig, new Uint8Array([4]), edKey.publicKey))).toBe(true);
     } finally {
@@ -103,6 +105,7 @@ describe('a device removed during signing', () => {
       const reopenErr = await hsmError(hsm.signEd25519(edKey.keyId, new Uint8Array([5])), 'UNAVAILABLE');
       expect(reopenErr.ckr).toBe('CKR_DEVICE_REMOVED');
       removed = false;
+      await untilHealthy(hsm);
       await hsm.signEd25519(edKey.keyId, new Uint8Array([5]));
     } finally {
       await hsm.close();
@@ -172,6 +175,7 @@ describe('stale handles and lost logins', () => {
       const err = await hsmError(hsm.ping(), 'UNAVAILABLE');
       expect(err.ckr).toBe('CKR_DEVICE_REMOVED');
       fault = undefined;
+      await untilHealthy(hsm);
       await hsm.ping();
     } finally {
       await hsm.close();

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect } from 'vitest';
-import { Hsm, HsmError, type HsmErrorKind, type HsmOptions, type Pkcs11Like } from '../../hsm/index.ts';
+import { Hsm, HsmError, type HsmErrorKind, type HsmOptions, type HsmRecovery, type HsmTimeouts, type Pkcs11Like } from '../../hsm/index.ts';
 import {
   CKF_RW_SESSION,
   CKF_SERIAL_SESSION,
@@ -27,15 +27,31 @@ export interface LogLine {
 /** Opens an Hsm on `token`, collecting its log lines in `logs`. */
 export async function openHsm(
   token: TestToken,
-  opts: { sessions?: number; pkcs11?: Pkcs11Like; logs?: LogLine[] } = {},
+  opts: { sessions?: number; pkcs11?: Pkcs11Like; logs?: LogLine[]; timeouts?: HsmTimeouts; recovery?: HsmRecovery } = {},
 ): Promise<Hsm> {
   const logs = opts.logs ?? [];
   const options: HsmOptions = { log: (level, msg, fields) => logs.push({ level, msg, fields }) };
   if (opts.pkcs11 !== undefined) options.pkcs11 = opts.pkcs11;
   return Hsm.open(
-    { module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, ...(opts.sessions === undefined ? {} : { sessions: opts.sessions }) },
+    {
+      module: token.module,
+      tokenLabel: token.tokenLabel,
+      pinFile: token.pinFile,
+      ...(opts.sessions === undefined ? {} : { sessions: opts.sessions }),
+      ...(opts.timeouts === undefined ? {} : { timeouts: opts.timeouts }),
+      ...(opts.recovery === undefined ? {} : { recovery: opts.recovery }),
+    },
     options,
   );
+}
+
+/** Resolves once `hsm.healthy` is true (it re-initialised by itself); fails after `ms`. */
+export async function untilHealthy(hsm: Hsm, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!hsm.healthy) {
+    if (Date.now() > end) throw new Error(`the Hsm did not become healthy within ${ms} ms (last error: ${hsm.lastError?.message})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** A logged-in session on the token through a plain pkcs11js instance, independent of any Hsm. */

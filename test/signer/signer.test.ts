@@ -113,6 +113,21 @@ describe('signer', () => {
     expect(gate.signs).toBe(0);
   });
 
+  test('a full disk fails closed: the decision cannot be recorded, so nothing is signed, and the reason is clear', async () => {
+    // SQLite's page limit stands in for a full disk: every write that needs a new page fails with SQLITE_FULL.
+    const pages = store.db.pragma('page_count', { simple: true }) as number;
+    store.db.pragma(`max_page_count = ${pages}`);
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => sign(tx(BigInt(i + 1)), `full-${i}`)));
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as unknown);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const e of refused) expect(isWaiaasError(e, 'WAIAAS_STORE_UNAVAILABLE')).toBe(true);
+    // Every signature that was returned was recorded first; a signature whose outcome could not be recorded was dropped.
+    const returned = results.filter((r) => r.status === 'fulfilled').length;
+    expect(returned).toBe(store.countSignRequests(wallet.walletId).SIGNED);
+    expect(gate.signs).toBeGreaterThanOrEqual(returned);
+    store.db.pragma('max_page_count = 1073741823');
+  });
+
   test('when the HSM fails, nothing is signed and the request is recorded FAILED with the reason', async () => {
     gate.fail = true;
     const err = await rejected(sign(tx(), 'h1'));

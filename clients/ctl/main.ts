@@ -1,7 +1,8 @@
 /**
  * waiaas-ctl: the command-line tool owners and admins use to manage a WAIaaS Signer appliance (wallets, owners,
- * policies, approvals, freezes). Entry point: `node clients/ctl/main.ts <command> …`, or the `waiaas-ctl` wrapper
- * next to this file. See README.md in this folder for every command, the exit codes and examples.
+ * policies, approvals, freezes, agents and their credentials, the audit log). Entry point: `node clients/ctl/main.ts
+ * <command> …`, or the `waiaas-ctl` wrapper next to this file. See README.md in this folder for every command, the
+ * exit codes and examples.
  *
  * Ctrl-C aborts the running call (exit 130); `watch` treats it as the normal way to stop (exit 0).
  */

@@ -20,6 +20,8 @@ const EXPECTED = [
   'policy show', 'policy set', 'policy diff', 'policy evaluate',
   'approvals list', 'approvals show', 'approvals approve', 'approvals reject',
   'freeze', 'unfreeze', 'watch',
+  'agents put', 'agents list', 'agents issue', 'agents revoke',
+  'audit tail', 'audit export', 'audit verify',
   'keys generate', 'keys show',
   'completion',
 ];

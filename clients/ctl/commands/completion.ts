@@ -31,11 +31,12 @@ function model(commands: readonly Command[], optionsOf: (c: Command) => Record<s
     if (!m.firsts.includes(first)) m.firsts.push(first);
     if (verb) m.groups.set(first, [...(m.groups.get(first) ?? []), verb]);
     const opts = optionsOf(c);
-    m.options.set(c.name, Object.keys(opts).map((k) => `--${k}`));
+    m.options.set(c.name, Object.entries(opts).flatMap(([k, o]) => [...(o.short ? [`-${o.short}`] : []), `--${k}`]));
     if (c.argChoices) m.argChoices.set(c.name, c.argChoices);
     for (const [k, o] of Object.entries(opts)) {
       const flag = `--${k}`;
       if (o.type === 'string' && !m.valued.includes(flag)) m.valued.push(flag);
+      if (o.type === 'string' && o.short && !m.valued.includes(`-${o.short}`)) m.valued.push(`-${o.short}`);
       if (o.choices) m.valueChoices.set(flag, o.choices);
       if (o.complete === 'file' && !m.fileOptions.includes(flag)) m.fileOptions.push(flag);
       if (o.complete === 'dir' && !m.dirOptions.includes(flag)) m.dirOptions.push(flag);

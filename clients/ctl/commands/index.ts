@@ -3,10 +3,17 @@
  * new one here and it gets parsing, --help and shell completion.
  */
 import type { Command } from '../lib/command.ts';
+import agentsIssue from './agents-issue.ts';
+import agentsList from './agents-list.ts';
+import agentsPut from './agents-put.ts';
+import agentsRevoke from './agents-revoke.ts';
 import approvalsApprove from './approvals-approve.ts';
 import approvalsList from './approvals-list.ts';
 import approvalsReject from './approvals-reject.ts';
 import approvalsShow from './approvals-show.ts';
+import auditExport from './audit-export.ts';
+import auditTail from './audit-tail.ts';
+import auditVerify from './audit-verify.ts';
 import completion from './completion.ts';
 import freeze from './freeze.ts';
 import keysGenerate from './keys-generate.ts';
@@ -45,6 +52,13 @@ export const COMMANDS: readonly Command[] = [
   freeze,
   unfreeze,
   watch,
+  agentsPut,
+  agentsList,
+  agentsIssue,
+  agentsRevoke,
+  auditTail,
+  auditExport,
+  auditVerify,
   keysGenerate,
   keysShow,
   completion,

@@ -19,6 +19,8 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** Completion offers files (`file`) or directories (`dir`). */
   complete?: 'file' | 'dir';
+  /** A one-letter alias, e.g. "n" for `-n 50`. */
+  short?: string;
 }
 
 /** What parseArgs produced for a command: option values and positional arguments. */
@@ -49,26 +51,39 @@ export interface CommandDef<O> {
   remote: boolean;
   /** True when the command prints data and so takes --json. */
   json: boolean;
+  /**
+   * With these options the command needs no appliance although it is `remote` (`audit verify --file`): the
+   * connection options are then neither required nor used.
+   */
+  offline?(opts: O): boolean;
   /** Validates the input into the command's options. Throws UsageError. No network I/O. */
   parse(input: ParsedInput): O;
   /** Runs the command; returns the exit code (default 0). */
   run(opts: O, ctx: Context): Promise<number | void>;
 }
 
+/** A validated invocation, ready to run. */
+export interface Prepared {
+  /** Runs it later with a context. */
+  run(ctx: Context): Promise<number | void>;
+  /** It calls the appliance (so it needs the connection options). */
+  remote: boolean;
+}
+
 /** A command as the dispatcher sees it. */
-export interface Command extends Omit<CommandDef<unknown>, 'parse' | 'run'> {
-  /** Parses and validates now; returns the action, which runs later with a context. */
-  prepare(input: ParsedInput): (ctx: Context) => Promise<number | void>;
+export interface Command extends Omit<CommandDef<unknown>, 'parse' | 'run' | 'offline'> {
+  /** Parses and validates now; returns the action. */
+  prepare(input: ParsedInput): Prepared;
 }
 
 /** Makes a command from its definition. */
 export function defineCommand<O>(def: CommandDef<O>): Command {
-  const { parse, run, ...meta } = def;
+  const { parse, run, offline, ...meta } = def;
   return {
     ...meta,
     prepare: (input) => {
       const opts = parse(input);
-      return (ctx) => run(opts, ctx);
+      return { run: (ctx) => run(opts, ctx), remote: def.remote && !(offline?.(opts) ?? false) };
     },
   };
 }

@@ -5,7 +5,9 @@
  * The JSON shapes are part of the CLI's interface (scripts read them): add keys, never rename or remove one.
  */
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import type { Principal } from '../../../gen/waiaas/v1/agent_pb.js';
 import { ApprovalAction, type Approval, type PendingRequest } from '../../../gen/waiaas/v1/approval_pb.js';
+import type { AuditEntry } from '../../../gen/waiaas/v1/audit_pb.js';
 import { Verdict, type Effects, type MatchedRule } from '../../../gen/waiaas/v1/effects_pb.js';
 import { OwnerKeyType, OwnerState, type WalletOwnership } from '../../../gen/waiaas/v1/owner_pb.js';
 import type { EvaluatePolicyResponse, Policy } from '../../../gen/waiaas/v1/policy_pb.js';
@@ -183,6 +185,42 @@ export function ownershipJson(o: WalletOwnership | undefined) {
     frozen: o.frozen,
     ownershipVersion: Number(o.ownershipVersion),
     owners: o.owners.map((w) => ({ keyType: keyTypeName(w.keyType), key: w.key, label: w.label, provenTime: iso(w.provenTime) })),
+  };
+}
+
+/** An agent or owner principal. `wallets` and `chains` may be ["*"] (all). */
+export function principalJson(p: Principal) {
+  return {
+    uri: p.uri,
+    role: p.role,
+    status: p.status,
+    wallets: [...p.wallets],
+    chains: [...p.chains],
+    operations: [...p.operations],
+    rateLimitPerSecond: p.rateLimitPerSecond,
+    certificateSerials: [...p.certificateSerials],
+    createTime: iso(p.createTime),
+  };
+}
+
+/** An audit entry, with its data as an object (the appliance sends it as canonical JSON text). */
+export function auditEntryJson(e: AuditEntry) {
+  let data: unknown;
+  try {
+    data = JSON.parse(e.data) as unknown;
+  } catch {
+    data = e.data;
+  }
+  return {
+    seq: Number(e.seq),
+    time: e.time,
+    actor: e.actor,
+    action: e.action,
+    walletId: e.walletId || null,
+    signRequestId: e.signRequestId || null,
+    data,
+    prevHash: e.prevHash,
+    hash: e.hash,
   };
 }
 

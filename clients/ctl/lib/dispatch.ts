@@ -61,7 +61,10 @@ function findCommand(argv: readonly string[]): Found {
 
 function parseConfig(options: Record<string, OptionSpec>): ParseArgsConfig['options'] {
   const out: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [name, o] of Object.entries(options)) out[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(name === 'help' ? { short: 'h' } : {}) };
+  for (const [name, o] of Object.entries(options)) {
+    const short = o.short ?? (name === 'help' ? 'h' : undefined);
+    out[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(short ? { short } : {}) };
+  }
   return out;
 }
 
@@ -113,10 +116,10 @@ export async function dispatch(argv: readonly string[], io: Io): Promise<number>
     }
     // Everything is validated before anything is sent: the command's own options first (the more specific errors).
     const action = cmd.prepare(input);
-    connection = cmd.remote ? resolveConnection(input, io.env) : undefined;
+    connection = action.remote ? resolveConnection(input, io.env) : undefined;
     const ctx = createContext({ json: input.values['json'] === true, connection, stdout: io.stdout, stderr: io.stderr, signal: io.signal, stdin: io.stdin, stdoutIsTTY: io.stdoutIsTTY });
     close = ctx.close;
-    return (await action(ctx)) ?? EXIT.OK;
+    return (await action.run(ctx)) ?? EXIT.OK;
   } catch (err) {
     if (io.signal.aborted) {
       // Ctrl-C cancelled the call: not an error of the appliance's.

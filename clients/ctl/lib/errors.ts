@@ -5,6 +5,7 @@
  * Exit codes (documented in clients/ctl/README.md):
  *   0 ok · 1 unexpected error · 2 usage error (bad flags, or a local file problem) · 3 invalid input refused by the
  *   server · 4 not found · 5 permission denied / policy denied · 6 failed precondition · 7 unavailable ·
+ *   8 audit chain broken (`audit verify` found a bad entry: a result, printed on stdout, not an error line) ·
  *   130 interrupted by Ctrl-C.
  *
  * Nothing secret ever reaches an error message: key-file errors name the file, never its contents.
@@ -42,6 +43,8 @@ export const EXIT = {
   DENIED: 5,
   PRECONDITION: 6,
   UNAVAILABLE: 7,
+  /** `audit verify`: the chain (on the appliance, or in an export file) is broken, or a recorded head is not in it. */
+  CHAIN_BROKEN: 8,
   /** Ctrl-C (128 + SIGINT), as shells report it. */
   INTERRUPTED: 130,
 } as const;

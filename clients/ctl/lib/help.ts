@@ -14,7 +14,7 @@ export const HELP_OPTION: Record<string, OptionSpec> = { help: { type: 'boolean'
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
   const rows = Object.entries(options).map(([name, o]) => {
-    const left = `--${name}${o.type === 'string' ? ` ${o.choices ? o.choices.join('|') : (o.value ?? 'VALUE')}` : ''}`;
+    const left = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.choices ? o.choices.join('|') : (o.value ?? 'VALUE')}` : ''}`;
     return [left, `${o.help}${o.multiple ? ' (repeatable)' : ''}`] as const;
   });
   const width = Math.min(28, Math.max(...rows.map(([l]) => l.length)));
@@ -58,7 +58,8 @@ export function programHelp(commands: readonly Command[]): string {
   return [
     `usage: ${PROG} <command> [options]`,
     '',
-    'Manage a WAIaaS Signer appliance as an owner or admin: wallets, owners, policies, approvals, freezes.',
+    'Manage a WAIaaS Signer appliance as an owner or admin: wallets, owners, policies, approvals, freezes,',
+    'agents and their credentials, the audit log.',
     'It calls the appliance over gRPC with mutual TLS, with your client certificate.',
     '',
     'commands:',
@@ -71,7 +72,8 @@ export function programHelp(commands: readonly Command[]): string {
     '(mode 0600/0400), never from flags or the environment.',
     '',
     'exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 invalid input (refused by the appliance), 4 not found,',
-    '            5 permission or policy denied, 6 failed precondition (not pending, frozen, …), 7 unavailable.',
+    '            5 permission or policy denied, 6 failed precondition (not pending, frozen, …), 7 unavailable,',
+    '            8 audit chain broken (audit verify).',
     '',
     `Run \`${PROG} <command> --help\` for a command's options and examples.`,
     '',

@@ -25,6 +25,8 @@ import { createSigner } from './signer/signer.ts';
 import { loadSinks, Notifier } from './notify/index.ts';
 import { Store } from './store/store.ts';
 import { CURVE_OF, WalletService } from './wallets/wallets.ts';
+import { instrumentHsm, metrics, observeSignRequests, startMetricsServer, type MetricsServer } from './metrics/index.ts';
+import { auditCheck, hsmCheck, ReadinessMonitor, storeCheck } from './health/health.ts';
 
 /** The appliance's version, recorded in the audit log at every start. */
 export const APPLIANCE_VERSION = '0.1.0';
@@ -53,6 +55,12 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
   const store = Store.open(config.store.path);
   let hsm: Hsm | undefined;
   let notifier: Notifier | undefined;
+  let readiness: ReadinessMonitor | undefined;
+  let metricsServer: MetricsServer | undefined;
+  metrics.setLogger(log);
+  metrics.setPendingSource(() => store.countSignRequests().PENDING);
+  metrics.setAuditWritesSource(() => store.audit.head().seq);
+  store.onCommit = (seconds) => metrics.storeWrite(seconds);
   try {
     const interrupted = await store.write(() => {
       const time = new Date().toISOString();
@@ -71,14 +79,19 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
     );
     await checkKeysReachable(hsm, store, log);
 
-    const wallets = new WalletService({ hsm, store, log });
+    metrics.setHsmReinitializationsSource(() => hsm?.reinitializations ?? 0);
+    const signingHsm = instrumentHsm(hsm);
+    const wallets = new WalletService({ hsm: signingHsm, store, log });
     const policies = new PolicyService({ store, wallets, log });
     const events = new SignRequestEvents();
+    observeSignRequests(events);
     // Owner notifications: written to the outbox in the same transaction as the change, delivered in the background.
-    const notifications = new Notifier({ store, sinks: loadSinks(config.notify), log, maxAttempts: config.notify.maxAttempts, maxAgeSeconds: config.notify.maxAgeSeconds });
+    const sinks = loadSinks(config.notify);
+    metrics.initSinks(sinks.map((s) => s.name));
+    const notifications = new Notifier({ store, sinks, log, maxAttempts: config.notify.maxAttempts, maxAgeSeconds: config.notify.maxAgeSeconds });
     notifications.start();
     notifier = notifications;
-    const signer = createSigner({ hsm, store, wallets, policies, events, notifications, log, noOwnerDelaySeconds: config.control.noOwnerDelaySeconds });
+    const signer = createSigner({ hsm: signingHsm, store, wallets, policies, events, notifications, log, noOwnerDelaySeconds: config.control.noOwnerDelaySeconds });
     const requests = new SignRequestService({ store, events, notifications, log });
     const owners = new OwnerService({ store, wallets, events, notifications, log, applianceUnfreezeDelaySeconds: config.control.applianceUnfreezeDelaySeconds });
     const approvals = new ApprovalService({ store, wallets, owners, signer, events, notifications, log });
@@ -130,6 +143,7 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
         inflight--;
       },
       authorize: (identity, method, request, serial) => authorizer.authorize(identity, method, request, serial),
+      done: (method, code) => metrics.rpc(method, code),
     };
 
     const server = new Server({
@@ -156,20 +170,49 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
       health.setStatus('', st);
       for (const s of API_SERVICES) health.setStatus(s.typeName, st);
     };
+    // Readiness: SERVING only while the HSM, the database and the audit log are usable (server/health).
+    const monitor: ReadinessMonitor = new ReadinessMonitor({
+      checks: [
+        hsmCheck(openHsm),
+        storeCheck(store, { minFreeBytes: config.health.storeMinFreeMb * 1024 * 1024 }),
+        auditCheck(() => void store.audit.head()),
+      ],
+      intervalMs: config.health.intervalSeconds * 1000,
+      timeoutMs: config.health.timeoutSeconds * 1000,
+      failureThreshold: config.health.failureThreshold,
+      log: log.child({ component: 'readiness' }),
+      onChange: (ready, failing) => {
+        metrics.setReady(ready, failing, monitor.names);
+        if (!draining) setServing(ready);
+      },
+    });
+    readiness = monitor;
+    // The HSM says at once when it turns unhealthy or recovers: re-check now instead of at the next round.
     const unfollowHsm = openHsm.onHealthChange((healthy, err) => {
       if (draining) return;
-      setServing(healthy);
-      if (healthy) log.info({ reinitializations: openHsm.reinitializations }, 'HSM healthy again: SERVING');
-      else log.error({ err, ckr: err?.ckr, reason: err?.reason }, 'HSM unhealthy: NOT_SERVING until it re-initialises');
+      if (healthy) log.info({ reinitializations: openHsm.reinitializations }, 'HSM healthy again');
+      else log.error({ err, ckr: err?.ckr, reason: err?.reason }, 'HSM unhealthy: re-initialising');
+      void monitor.check();
     });
-    setServing(openHsm.healthy);
-    log.info({ host: config.server.host, port, tokenLabel: hsm.tokenLabel, store: config.store.path }, 'listening');
+    if (config.metrics.listen !== '') {
+      metricsServer = await startMetricsServer({
+        listen: config.metrics.listen,
+        allowNonLoopback: false,
+        registry: metrics.registry,
+        readiness: monitor,
+        log: log.child({ component: 'metrics' }),
+      });
+    }
+    await monitor.start();
+    log.info({ host: config.server.host, port, tokenLabel: hsm.tokenLabel, store: config.store.path, metricsPort: metricsServer?.port ?? null }, 'listening');
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         draining = true;
         unfollowHsm();
+        monitor.stop();
+        metrics.setReady(false);
         clearInterval(sweeper);
         clearInterval(pruner);
         health.setStatus('', 'NOT_SERVING');
@@ -188,11 +231,14 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
         });
         await notifications.stop();
         await openHsm.close();
+        await metricsServer?.close();
         store.close();
         log.info('stopped');
       })());
     return { port, host: config.server.host, stop };
   } catch (err) {
+    readiness?.stop();
+    await metricsServer?.close().catch(() => undefined);
     await notifier?.stop().catch(() => undefined);
     await hsm?.close().catch(() => undefined);
     store.close();

@@ -44,7 +44,9 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ file, env: process.env });
+    // A development server on a random port (tests run many at once) also takes a random metrics port.
+    const env = devState !== undefined && listen?.endsWith(':0') ? { WAIAAS_METRICS__LISTEN: '127.0.0.1:0', ...process.env } : process.env;
+    config = loadConfig({ file, env });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);

@@ -102,6 +102,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     hsm: {},
     store: {},
     log: {},
+    metrics: {},
+    health: {},
     control: {},
     notify: {},
   };
@@ -136,6 +138,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     hsm: out.hsm as unknown as Config['hsm'],
     store: out.store as unknown as Config['store'],
     log: out.log as unknown as Config['log'],
+    metrics: out.metrics as unknown as Config['metrics'],
+    health: out.health as unknown as Config['health'],
     control: out.control as unknown as Config['control'],
     notify: out.notify as unknown as Config['notify'],
     file,

@@ -80,6 +80,20 @@ export interface NtfySettings {
   tokenFile?: string;
 }
 
+/** `[metrics]`: the Prometheus endpoint (see docs/observability.md). */
+export interface MetricsSettings {
+  /** host:port on loopback for /metrics, /healthz, /readyz; '' turns it off. */
+  listen: string;
+}
+
+/** `[health]`: the readiness monitor (see docs/observability.md). */
+export interface HealthSettings {
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  failureThreshold: number;
+  storeMinFreeMb: number;
+}
+
 /** `[control]`: owner control timings (see docs/owners.md). */
 export interface ControlSettings {
   /** For a wallet without owners, APPROVAL verdicts become DELAY of this many seconds. */
@@ -105,6 +119,8 @@ export interface ConfigValues {
   hsm: HsmSettings;
   store: StoreSettings;
   log: LogSettings;
+  metrics: MetricsSettings;
+  health: HealthSettings;
   control: ControlSettings;
   notify: NotifySettings;
 }
@@ -135,6 +151,8 @@ export const DEFAULT_CONFIG: ConfigDefaults = deepFreeze({
   hsm: { tokenLabel: 'waiaas', sessions: 4 },
   store: { path: 'waiaas.db' },
   log: { level: 'info' },
+  metrics: { listen: '127.0.0.1:9464' },
+  health: { intervalSeconds: 5, timeoutSeconds: 2, failureThreshold: 1, storeMinFreeMb: 64 },
   control: { noOwnerDelaySeconds: 3600, applianceUnfreezeDelaySeconds: 3600 },
   notify: { webhooks: [], ntfy: [], maxAttempts: 20, maxAgeSeconds: 86_400 },
 });
@@ -218,6 +236,8 @@ export const SECTIONS: Readonly<Record<SectionName, string>> = {
   hsm: 'The PKCS#11 token holding the signing keys. The PIN itself is never written here: only the path of a file holding it.',
   store: 'Local database: wallets, policies, audit records.',
   log: 'JSON lines on stdout.',
+  metrics: 'Prometheus metrics, liveness and readiness over plain HTTP on loopback only (see docs/observability.md).',
+  health: 'The readiness monitor: SERVING only while the HSM, the database and the audit log are usable.',
   control: 'Owner control (see docs/owners.md).',
   notify:
     'Owner notifications (NOTIFY, DELAY, APPROVAL, denials, freezes, expiries): signed webhooks and ntfy topics.\n' +
@@ -354,6 +374,22 @@ export const KEYS: readonly KeySpec[] = [
     kind: 'level',
     doc: `Minimum level: ${LOG_LEVELS.join(' | ')}.`,
   },
+  {
+    section: 'metrics',
+    key: 'listen',
+    prop: 'listen',
+    kind: 'string',
+    doc: 'host:port for /metrics, /healthz and /readyz; loopback only (the endpoint has no TLS); "" turns it off.',
+    check: (v) => {
+      if (v === '') return undefined;
+      const r = parseListen(v);
+      return typeof r === 'string' ? r : undefined;
+    },
+  },
+  { section: 'health', key: 'interval_seconds', prop: 'intervalSeconds', kind: 'integer', min: 1, max: 3600, doc: 'Seconds between readiness checks.' },
+  { section: 'health', key: 'timeout_seconds', prop: 'timeoutSeconds', kind: 'integer', min: 1, max: 600, doc: 'A check that takes longer fails.' },
+  { section: 'health', key: 'failure_threshold', prop: 'failureThreshold', kind: 'integer', min: 1, max: 100, doc: 'Consecutive failures before NOT_SERVING.' },
+  { section: 'health', key: 'store_min_free_mb', prop: 'storeMinFreeMb', kind: 'integer', min: 0, max: 1_000_000, doc: 'Free disk space (MiB) below which the database counts as unusable.' },
   {
     section: 'control',
     key: 'no_owner_delay_seconds',

@@ -5,7 +5,7 @@
  * grpc/status.ts, the only place that does so.
  */
 import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import type { sendUnaryData, Server, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type Server, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { grpcServiceDefinition, type AnyService } from '../../clients/ts/src/definition.ts';
 import type { Logger } from '../log.ts';
 import { identityFromCertificate, type Identity } from './identity.ts';
@@ -47,6 +47,8 @@ export interface CallHooks {
   enter(method: string): void;
   /** Called when a handler settles. */
   leave(method: string): void;
+  /** Called once per call with the gRPC status code it ended with (0 = OK); refused calls included. */
+  done?(method: string, code: number): void;
   /** Refuses the call unless the identity may make it (server/authz); fills the identity's scope. */
   authorize(identity: Identity, method: string, request: Record<string, unknown>, certificateSerial: string): void;
 }
@@ -84,6 +86,7 @@ async function runStream(
   call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
   let log = hooks.log.child({ method: fullName });
   let entered = false;
+  let code: number = status.OK;
   try {
     hooks.enter(fullName);
     entered = true;
@@ -96,10 +99,17 @@ async function runStream(
       call.write(create(method.output, out));
     }
     if (!abort.signal.aborted) call.end();
+    else code = status.CANCELLED;
   } catch (err) {
-    if (!abort.signal.aborted) call.emit('error', toServiceError(err, log, fullName));
+    if (abort.signal.aborted) code = status.CANCELLED;
+    else {
+      const e = toServiceError(err, log, fullName);
+      code = e.code ?? status.UNKNOWN;
+      call.emit('error', e);
+    }
   } finally {
     if (entered) hooks.leave(fullName);
+    hooks.done?.(fullName, code);
   }
 }
 
@@ -115,6 +125,7 @@ async function runUnary(
   call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
   let log = hooks.log.child({ method: fullName });
   let entered = false;
+  let code: number = status.OK;
   try {
     hooks.enter(fullName);
     entered = true;
@@ -125,8 +136,11 @@ async function runUnary(
     const out = await handler(call.request, { identity, log, signal: abort.signal, method: fullName });
     callback(null, create(method.output, out));
   } catch (err) {
-    callback(toServiceError(err, log, fullName), null);
+    const e = toServiceError(err, log, fullName);
+    code = e.code ?? status.UNKNOWN;
+    callback(e, null);
   } finally {
     if (entered) hooks.leave(fullName);
+    hooks.done?.(fullName, code);
   }
 }

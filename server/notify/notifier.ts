@@ -16,6 +16,7 @@
  * Secrets (webhook secrets, ntfy tokens) never reach a log line, an error or the database: logs name sinks, never
  * their URLs (which can themselves carry credentials), response bodies are never read, and error texts are scrubbed.
  */
+import { metrics } from '../metrics/metrics.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { requireDeps } from '../deps.ts';
@@ -461,6 +462,7 @@ export class Notifier {
     const attempts = row.attempts + 1;
     if (outcome.kind === 'delivered') {
       await this.store.write(() => this.sql.delivered.run(this.clock().toISOString(), attempts, row.id));
+      metrics.notification(sink.name, 'delivered');
       this.log.debug({ ...ctx, attempts, status: outcome.status }, 'notification delivered');
       return;
     }
@@ -479,6 +481,7 @@ export class Notifier {
       return;
     }
     await this.store.write(() => this.sql.retry.run(attempts, nextMs, outcome.error, row.id));
+    metrics.notification(sink.name, 'retry');
     this.log.debug({ ...ctx, attempts, retryInMs: delay, error: outcome.error }, 'notification delivery failed; will retry');
   }
 
@@ -486,6 +489,7 @@ export class Notifier {
   private async giveUp(ctx: { sink: string; notificationId: number; eventType: string }, attempts: number, error: string): Promise<void> {
     const text = this.scrub(error);
     await this.store.write(() => this.sql.giveUp.run(attempts, text, ctx.notificationId));
+    metrics.notification(ctx.sink, 'gave_up');
     this.log.warn({ ...ctx, attempts, error: text }, 'notification given up');
   }
 

@@ -7,6 +7,7 @@
  * twice. If the store or the HSM cannot be used, nothing is signed (or, when the outcome cannot be recorded,
  * nothing signed is returned).
  */
+import { metrics } from '../metrics/metrics.ts';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import type { Hsm } from '../../hsm/index.ts';
@@ -297,6 +298,7 @@ export class Signer {
         store.insertSignRequest({ ...base, effects: null, verdict: null, rule: null, policyVersion: null, policyHash: null, state: 'REFUSED', error: errorRecord(e), time });
         store.audit.append({ actor: input.caller, action: 'sign_request.refused', walletId: wallet.walletId, signRequestId: id, data: { from_state: null, error: errorRecord(e), kind, payload_hash: payloadHash, request_id: requestId } }, time);
       }, requestId);
+      metrics.signRequest({ kind, verdict: null, state: 'REFUSED' });
       throw e;
     }
     const policy = await this.deps.policies.current(wallet.walletId);
@@ -370,12 +372,16 @@ export class Signer {
       return { decision } as const;
     }, requestId);
     notifications.kick();
-    if ('frozen' in decided) throw decided.frozen;
+    if ('frozen' in decided) {
+      metrics.signRequest({ kind, verdict: null, state: 'REFUSED' });
+      throw decided.frozen;
+    }
     const decision = decided.decision;
 
     const logFields = { signRequestId: id, walletId: wallet.walletId, kind, verdict: decision.verdict, rule: decision.rule };
     if (decision.verdict === 'DENY') {
       log.info(logFields, 'sign request denied');
+      metrics.signRequest({ kind, verdict: 'DENY', state: 'REFUSED' });
       throw denial(decision, id);
     }
     if (decision.verdict === 'DELAY' || decision.verdict === 'APPROVAL') {
@@ -436,6 +442,8 @@ export class Signer {
           store.failSignRequest(id, errorRecord(e), time);
           store.audit.append({ actor: 'system', action: 'sign_request.failed', walletId: wallet.walletId, signRequestId: id, data: { error: errorRecord(e) } }, time);
         });
+        const failed = store.getSignRequest(id);
+        if (failed) events.changed(failed);
       } catch (storeErr) {
         log.error({ signRequestId: id, err: storeErr }, 'could not record a failed sign request');
       }

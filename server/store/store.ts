@@ -208,6 +208,8 @@ export class Store {
   /** The hash-chained audit log; append inside the write() that makes the change it records. */
   readonly audit: AuditLog;
   private queue: QueuedWrite[] = [];
+  /** Told the duration of every group-commit transaction (metrics). */
+  onCommit: ((seconds: number, ops: number, ok: boolean) => void) | undefined;
   private flushScheduled = false;
 
   /** Prepared statements by SQL text: preparing costs more than running on the signing path. */
@@ -256,6 +258,8 @@ export class Store {
     const batch = this.queue;
     this.queue = [];
     const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const t0 = process.hrtime.bigint();
+    const observe = (ok: boolean): void => this.onCommit?.(Number(process.hrtime.bigint() - t0) / 1e9, batch.length, ok);
     try {
       this.db.transaction(() => {
         for (const item of batch) {
@@ -267,9 +271,11 @@ export class Store {
         }
       }).immediate();
     } catch (commitError) {
+      observe(false);
       for (const item of batch) item.reject(commitError);
       return;
     }
+    observe(true);
     batch.forEach((item, i) => {
       const r = results[i]!;
       if (r.ok) item.resolve(r.value);

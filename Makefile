@@ -32,13 +32,14 @@ export npm_config_audit := false
 
 PROTO_FILES := $(shell find proto -name '*.proto')
 
-.PHONY: help run test lint typecheck bench gen deps softhsm clean distclean
+.PHONY: help run test lint typecheck bench gen deps softhsm clean distclean python-gen python-test
 
 help:
 	@echo "make run    start the appliance on its embedded default state in $(STATE)"
 	@echo "make test   buf lint, type check and the whole test suite"
 	@echo "make lint   buf lint and the type check"
 	@echo "make bench  benchmarks: raw HSM, bare gRPC, the full signing path"
+	@echo "make python-test  the Python client's tests (clients/python) against the real appliance"
 
 $(NODE24)/bin/node:
 	@echo "make: node $$(node --version 2>/dev/null || echo absent) is older than 22.18; installing Node 24 LTS into .tools/"
@@ -71,7 +72,10 @@ gen/.stamp: $(PROTO_FILES) buf.yaml buf.gen.yaml node_modules/.installed
 	buf generate
 	touch $@
 
-gen: gen/.stamp
+python-gen:
+	clients/python/generate.sh
+
+gen: gen/.stamp python-gen
 
 lint: gen/.stamp
 	buf lint
@@ -82,6 +86,10 @@ typecheck: gen/.stamp
 
 test: deps gen/.stamp lint
 	SOFTHSM_MODULE=$(SOFTHSM_MODULE) vitest run
+	SOFTHSM_MODULE=$(SOFTHSM_MODULE) scripts/python-test.sh
+
+python-test: deps gen/.stamp
+	SOFTHSM_MODULE=$(SOFTHSM_MODULE) scripts/python-test.sh
 
 run: deps gen/.stamp
 	node server/main.ts --dev-state $(STATE)
@@ -90,7 +98,7 @@ bench: deps gen/.stamp
 	SOFTHSM_MODULE=$(SOFTHSM_MODULE) node bench/bench.ts
 
 clean:
-	rm -rf gen
+	rm -rf gen clients/python/waiaas_client/_gen
 
 distclean: clean
 	rm -rf node_modules .tools

@@ -32,7 +32,7 @@ export npm_config_audit := false
 
 PROTO_FILES := $(shell find proto -name '*.proto')
 
-.PHONY: help run test lint typecheck bench gen deps softhsm clean distclean python-gen python-test
+.PHONY: help run test lint typecheck bench gen deps softhsm clean distclean python-gen python-test install check-systemd
 
 help:
 	@echo "make run    start the appliance on its embedded default state in $(STATE)"
@@ -40,6 +40,8 @@ help:
 	@echo "make lint   buf lint and the type check"
 	@echo "make bench  benchmarks: raw HSM, bare gRPC, the full signing path"
 	@echo "make python-test  the Python client's tests (clients/python) against the real appliance"
+	@echo "make install  install for systemd (PREFIX=/usr, DESTDIR=; docs/operations.md)"
+	@echo "make check-systemd  score the systemd units (systemd-analyze security; must be <= 1.0)"
 
 $(NODE24)/bin/node:
 	@echo "make: node $$(node --version 2>/dev/null || echo absent) is older than 22.18; installing Node 24 LTS into .tools/"
@@ -84,7 +86,7 @@ lint: gen/.stamp
 typecheck: gen/.stamp
 	tsc --noEmit -p .
 
-test: deps gen/.stamp lint
+test: deps gen/.stamp lint check-systemd
 	SOFTHSM_MODULE=$(SOFTHSM_MODULE) vitest run
 	SOFTHSM_MODULE=$(SOFTHSM_MODULE) scripts/python-test.sh
 
@@ -102,3 +104,16 @@ clean:
 
 distclean: clean
 	rm -rf node_modules .tools
+
+# --- systemd packaging: make install, make check-systemd (docs/operations.md) ---
+PREFIX       ?= /usr
+DESTDIR      ?=
+# The node the installed unit runs. Empty: the node make itself uses (.tools/'s Node 24 is then bundled into
+# $(PREFIX)/lib/waiaas/node/). E.g. INSTALL_NODE=/usr/bin/node for a system Node of the same major as node_modules.
+INSTALL_NODE ?=
+
+install: node_modules/.installed gen/.stamp
+	bash scripts/install.sh --destdir "$(DESTDIR)" --prefix "$(PREFIX)" $(if $(INSTALL_NODE),--node "$(INSTALL_NODE)")
+
+check-systemd:
+	bash scripts/check-systemd.sh

@@ -10,7 +10,7 @@ import type { Identity, Role } from '../grpc/identity.ts';
 import type { Operation, Principals } from './principals.ts';
 
 /** What an RPC needs: roles allowed, and how to find the wallet and operation it acts on. */
-interface Rule {
+export interface Rule {
   roles: readonly Role[];
   /** The operation an agent needs. */
   operation?: Operation;
@@ -25,7 +25,7 @@ const ALL: readonly Role[] = ['agent', 'owner', 'admin'];
 const OWNERS: readonly Role[] = ['owner', 'admin'];
 
 /** The authorization table, by full method name. A method missing here is refused: deny by default. */
-const RULES: Record<string, Rule> = {
+export const RULES: Readonly<Record<string, Rule>> = {
   'waiaas.v1.WalletService/CreateWallet': { roles: ['agent', 'admin'], operation: 'create_wallet' },
   'waiaas.v1.WalletService/GetWallet': { roles: ALL, operation: 'read', wallet: walletId },
   'waiaas.v1.WalletService/ListWallets': { roles: ALL, operation: 'read' },

@@ -122,3 +122,23 @@ function serverStream(raw: Client, method: DescMethod) {
     },
   });
 }
+
+// Waiting for pending requests, and adapters for viem and @solana/kit.
+export {
+  WaiaasDeniedError,
+  WaiaasRequestEndedError,
+  WaiaasTimeoutError,
+  signAndWait,
+  waitForSignature,
+  waiaasErrorOf,
+  type DeniedRule,
+  type EndedReason,
+  type EndedState,
+  type SignAndWaitOptions,
+  type SignResponseLike,
+  type SignedRequest,
+  type WaitClient,
+  type WaitOptions,
+} from './wait.ts';
+export { waiaasAccount, type WaiaasAccount, type WaiaasAccountOptions } from './viem.ts';
+export { waiaasKitSigner, type WaiaasKitSigner, type WaiaasKitSignerOptions } from './kit.ts';

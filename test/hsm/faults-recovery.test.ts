@@ -430,7 +430,8 @@ describe('timeouts', () => {
     const timedOutAt = performance.now();
     expect(err.reason).toBe('timeout');
     expect(err.message).toContain('timed out after 150 ms');
-    expect(timedOutAt - t0).toBeLessThan(300);
+    // Timed out rather than hung (generous bound: a loaded CI machine delays timers).
+    expect(timedOutAt - t0).toBeLessThan(3000);
     expect(hsm.healthy).toBe(false);
     expect(hsm.quarantinedSessions).toBe(1);
     expect(logs.some((l) => l.msg.includes('quarantined a PKCS#11 session'))).toBe(true);
@@ -528,7 +529,8 @@ describe('health reporting', () => {
     await sleep(130); // one failed attempt
     const t = performance.now();
     await hsm.close();
-    expect(performance.now() - t).toBeLessThan(50);
+    // close() does not wait for the backoff (generous bound for a loaded machine).
+    expect(performance.now() - t).toBeLessThan(1000);
     const closedAt = performance.now();
     await sleep(300);
     expect(count('C_GetSlotList', closedAt)).toBe(0);

@@ -9,7 +9,7 @@
  */
 import { decodeFunctionData, parseAbi, type Hex } from 'viem';
 import type { Call, Effects, Grant, Outflow } from './effects.ts';
-import { VERDICTS, type ApproveRule, type CallRule, type ConstraintRule, type MessageRule, type Policy, type Rule, type TransferRule, type Verdict } from './document.ts';
+import { type ApproveRule, type CallRule, type ConstraintRule, type MessageRule, type Policy, type Rule, type TransferRule, type Verdict } from './document.ts';
 
 export type { Verdict } from './document.ts';
 
@@ -356,6 +356,3 @@ export function evaluate(effects: Effects, policy: CompiledPolicy | null, usage:
   const explaining = ties.find((v) => v.kind !== 'default') ?? top;
   return decision(explaining, all, policy, reservation);
 }
-
-/** The verdicts in increasing strictness, re-exported for callers that order them. */
-export const VERDICT_ORDER = VERDICTS;

@@ -11,17 +11,9 @@ import { Chain, WaiaasClientError, type WaiaasClient } from '../../clients/ts/sr
 import { unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { nativeTransferPolicy } from '../support/policies.ts';
+import { rejection } from '../support/rejection.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
-async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WaiaasClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('bad input', () => {
   let server: TestServer;

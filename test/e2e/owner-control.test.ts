@@ -13,17 +13,9 @@ import { executeEvm, unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { ed25519Owner, evmOwner, type TestOwner } from '../support/owners.ts';
 import { policyJson, type RuleJson } from '../support/policies.ts';
+import { rejection } from '../support/rejection.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
-async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WaiaasClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const FEE: RuleJson = { name: 'fees', kind: 'fee', verdict: 'INSTANT', max: '10000000000000000' };
 const EVM_TO = '0x1111111111111111111111111111111111111111';

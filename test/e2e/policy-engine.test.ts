@@ -14,17 +14,9 @@ import { Chain, OwnerKeyType, SignRequestState, Verdict, WaiaasClientError, type
 import { unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { policyJson, type RuleJson } from '../support/policies.ts';
+import { rejection } from '../support/rejection.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
-async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WaiaasClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const FEE: RuleJson = { name: 'fees', kind: 'fee', verdict: 'INSTANT', max: '100000' };
 const newSolanaAddress = (): string => getAddressDecoder().decode(randomBytes(32));

@@ -27,6 +27,7 @@ import { unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { nativeTransferPolicy, policyJson } from '../support/policies.ts';
 import { devStateSecrets, logLineTexts, pemSecrets, scanFilesForSecrets, scanForSecrets, type Secret } from '../support/secrets.ts';
+import { rejection } from '../support/rejection.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
 interface Received {
@@ -60,15 +61,6 @@ async function until(cond: () => boolean, what: string, ms = 30_000): Promise<vo
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WaiaasClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const solanaAddress = (): string => getAddressDecoder().decode(randomBytes(32));
 

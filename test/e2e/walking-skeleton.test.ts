@@ -13,6 +13,7 @@ import { Chain, KeyAlgorithm, Verdict, WaiaasClientError, type WaiaasClient } fr
 import { executeEvm, unsignedEip1559 } from '../support/evm.ts';
 import { createSvm, executeSolana, latestBlockhash, unsignedSolTransfer } from '../support/litesvm.ts';
 import { nativeTransferPolicy } from '../support/policies.ts';
+import { rejection } from '../support/rejection.ts';
 import { removeState, startServer, type TestServer } from '../support/server.ts';
 
 const randomSolanaAddress = (): string => getAddressDecoder().decode(randomBytes(32));
@@ -21,15 +22,6 @@ const SOL_STRANGER = randomSolanaAddress();
 const EVM_RECIPIENT = '0x1111111111111111111111111111111111111111';
 const EVM_STRANGER = '0x2222222222222222222222222222222222222222';
 
-async function rejection(p: Promise<unknown>): Promise<WaiaasClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WaiaasClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('walking skeleton', () => {
   let server: TestServer;
